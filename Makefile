@@ -1,0 +1,49 @@
+# govsim: every target does its own set-up on a fresh machine.
+PYTHON ?= python3
+PYTHON_NEW ?= $(shell .ci/find-python 3.12)
+VENV ?= .venv
+VENV_NEW ?= .venv312
+PY := $(VENV)/bin/python
+PY_NEW := $(VENV_NEW)/bin/python
+STEPS ?=
+
+.PHONY: demo test test-slow test-new bench venv venv-new clean docs-params
+
+# Python 3.11 + Mesa 3.3 line (the oldest supported pairing).
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev,dask]'
+	touch $@
+
+# Newest Python + newest Mesa 3.x line.
+$(VENV_NEW)/.installed: pyproject.toml
+	$(PYTHON_NEW) -m venv $(VENV_NEW)
+	$(PY_NEW) -m pip install --quiet --upgrade pip
+	$(PY_NEW) -m pip install --quiet --upgrade -e '.[dev,dask]' 'mesa>=3.3,<4'
+	touch $@
+
+venv: $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	$(PY) -m govsim run baseline --out results/baseline --seed 42
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -q -p no:cacheprovider
+	@if [ -n "$(PYTHON_NEW)" ]; then \
+		$(MAKE) --no-print-directory test-new; \
+	else \
+		echo "make test: no working python3.12 found; skipping the newest-Mesa suite"; \
+	fi
+
+test-new: $(VENV_NEW)/.installed
+	$(PY_NEW) -m pytest -q -p no:cacheprovider
+
+test-slow: $(VENV)/.installed
+	$(PY) -m pytest -q -p no:cacheprovider -m slow
+
+bench: $(VENV)/.installed
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) $(VENV_NEW) results build *.egg-info

@@ -1,0 +1,206 @@
+"""Citizens: a vectorised population, one numpy array per attribute.
+
+govsim never creates one Python object per citizen. A :class:`Population` holds
+a column per attribute (MODEL.md, "Citizens"); every process of the step reads
+and writes whole columns. This is what makes 10^6 citizens and Sobol analyses
+with thousands of runs affordable.
+
+Static attributes: ``region``, ``urban``, ``age_group`` (0 young, 1 working-age,
+2 elderly), ``education`` (0 low, 1 middle, 2 high), ``access`` (internet
+access), ``privacy`` (privacy concern in [0, 1]), ``need_rate`` (expected service
+needs per step).
+
+Dynamic attributes: ``literacy`` (digital literacy L in [0, 1]), ``aware``
+(knows the online services), ``adopted`` (uses the online channel: the current
+channel habit is online), ``habit`` (last channel used: 0 offline, 1 online,
+2 assisted, -1 none yet), ``trust`` (trust in government T in [0, 1]),
+``satisfaction`` in [0, 1], ``time_cost`` (cumulative hours spent on needs),
+``needs_total`` and ``unmet`` (cumulative counts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from .config import Param, ScenarioError, declare, declare_check
+
+AGE_GROUPS = ("young", "working", "elderly")
+EDUCATION_LEVELS = ("low", "middle", "high")
+CHANNELS = ("offline", "online", "assisted")
+OFFLINE, ONLINE, ASSISTED = 0, 1, 2
+
+_CNNIC_2021 = "CNNIC 49th report, Dec 2021 (govsim/data/cnnic_urban_rural.csv, cnnic_elderly.csv)"
+
+declare(
+    Param("citizens.n", int, 10_000, "number of citizens", unit="citizens", low=1, high=100_000_000,
+          source="assumption: 10^4 is enough for smooth shares; raise for final runs"),
+    Param("regions.n", int, 4, "number of regions (one local government each)", unit="regions",
+          low=1, high=10_000, source="assumption: a few regions of unequal capacity"),
+    Param("citizens.urban_share", float, 0.65, "share of citizens living in urban areas", unit="share",
+          low=0.0, high=1.0,
+          source=f"derived: rural share of users 27.5 % at rural/urban penetration 57.6/81.3 % gives a rural population share of 0.35; {_CNNIC_2021}"),
+    Param("citizens.age_shares", float, (0.405, 0.40, 0.195),
+          "shares of citizens by age group: young (<40), working-age (40-59), elderly (60+)", unit="share",
+          low=0.0, high=1.0, length=3, sum_to_one=True,
+          source="elderly: derived 119 M users aged 60+ at 43.2 % penetration = 275 M of 1,414 M (19.5 %), CNNIC Dec 2021; young/working split: assumption (about equal)"),
+    Param("citizens.education_shares", float, (0.45, 0.35, 0.20),
+          "shares by education level: low (primary or less), middle (secondary), high (tertiary)",
+          unit="share", low=0.0, high=1.0, length=3, sum_to_one=True,
+          source="assumption: order of magnitude of China's 2020 census attainment"),
+    Param("citizens.access_urban", float, 0.813, "probability that an urban citizen has internet access",
+          unit="probability", low=0.0, high=1.0,
+          source=f"urban internet penetration Dec 2021 (81.3 %, derived); {_CNNIC_2021}"),
+    Param("citizens.access_rural", float, 0.576, "probability that a rural citizen has internet access",
+          unit="probability", low=0.0, high=1.0, source=f"rural internet penetration Dec 2021 (57.6 %); {_CNNIC_2021}"),
+    Param("citizens.access_age_factor", float, (1.15, 1.0, 0.59),
+          "multiplier of the access probability by age group (capped so probabilities stay <= 1)",
+          unit="-", low=0.0, high=5.0, length=3,
+          source="elderly: 60+ penetration 43.2 % / national 73.0 % = 0.59 (CNNIC Dec 2021); young: assumption"),
+    Param("citizens.literacy_a", float, (5.0, 3.0, 1.5),
+          "Beta distribution parameter a of initial digital literacy, by age group", unit="-",
+          low=0.01, high=100.0, length=3,
+          source="assumption: means 0.71 / 0.50 / 0.27 ordered as CNNIC non-users' stated lack of skills (48.4 %) concentrates among the old"),
+    Param("citizens.literacy_b", float, (2.0, 3.0, 4.0),
+          "Beta distribution parameter b of initial digital literacy, by age group", unit="-",
+          low=0.01, high=100.0, length=3, source="see citizens.literacy_a"),
+    Param("citizens.rural_literacy_factor", float, 0.8,
+          "multiplier of initial literacy for rural citizens", unit="-", low=0.0, high=1.0,
+          source="assumption: rural penetration is 0.71 of urban (CNNIC Dec 2021); skills gap taken milder"),
+    Param("citizens.education_literacy_shift", float, 0.1,
+          "added to initial literacy per education level above low (then clipped to [0, 1])", unit="literacy",
+          low=0.0, high=0.5, source="assumption: CNNIC non-users cite education/literacy (25.7 % in 2021)"),
+    Param("citizens.need_rate", float, (0.25, 0.35, 0.45),
+          "expected government-service needs per citizen per step, by age group", unit="needs/month",
+          low=0.0, high=10.0, length=3,
+          source="assumption: a few needs a year, more for the elderly (pensions, health insurance)"),
+    Param("citizens.privacy_mean", float, 0.3, "mean privacy concern (Beta distributed, concentration 4)",
+          unit="[0, 1]", low=0.01, high=0.99, source="assumption"),
+    Param("citizens.initial_trust", float, 0.6, "initial trust in government for every citizen",
+          unit="[0, 1]", low=0.0, high=1.0, source="assumption: moderate-high, as surveys of trust in China report"),
+)
+
+
+@declare_check
+def _check_citizens(values):
+    if values["regions.n"] > values["citizens.n"]:
+        raise ScenarioError(
+            f"must be <= citizens.n ({values['citizens.n']}), got {values['regions.n']}", key="regions.n"
+        )
+
+
+@dataclass
+class Population:
+    """The citizens, one numpy array per attribute (length ``n`` each).
+
+    Create one with :func:`create_population`. Arrays use the narrowest dtype
+    that holds their values exactly (``int8`` groups, ``float32`` levels).
+
+    Examples
+    --------
+    >>> import numpy as np, govsim
+    >>> sc = govsim.load_scenario("baseline", {"citizens.n": 1000})
+    >>> pop = create_population(sc, np.random.default_rng(0))
+    >>> pop.n, pop.literacy.dtype.name
+    (1000, 'float32')
+    >>> bool(((pop.literacy >= 0) & (pop.literacy <= 1)).all())
+    True
+    """
+
+    n: int
+    region: np.ndarray
+    urban: np.ndarray
+    age_group: np.ndarray
+    education: np.ndarray
+    access: np.ndarray
+    privacy: np.ndarray
+    need_rate: np.ndarray
+    literacy: np.ndarray
+    aware: np.ndarray
+    adopted: np.ndarray
+    habit: np.ndarray
+    trust: np.ndarray
+    satisfaction: np.ndarray
+    time_cost: np.ndarray
+    needs_total: np.ndarray
+    unmet: np.ndarray
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the attribute arrays, in bytes."""
+        return sum(getattr(self, f.name).nbytes for f in fields(self) if f.name != "n")
+
+    def block_labels(self, n_regions: int) -> np.ndarray:
+        """Group label region × urban/rural × age group (for the homophily network)."""
+        return (self.region.astype(np.int64) * 2 + self.urban) * len(AGE_GROUPS) + self.age_group
+
+
+def _choice_by_shares(rng: np.random.Generator, shares, n: int) -> np.ndarray:
+    return rng.choice(len(shares), size=n, p=np.asarray(shares) / np.sum(shares)).astype(np.int8)
+
+
+def create_population(scenario, rng: np.random.Generator) -> Population:
+    """Draw the initial population of a scenario.
+
+    Regions are assigned with unequal sizes (proportional to ``1, 2, ...,
+    regions.n`` shuffled, so regions differ as provinces do); urban/rural, age
+    group and education are independent draws; internet access is Bernoulli by
+    urban/rural times the age factor; literacy is Beta by age group, scaled for
+    rural citizens and shifted by education.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    rng : numpy.random.Generator
+        The population stream (see :mod:`govsim.model`, "Random streams").
+
+    Returns
+    -------
+    Population
+    """
+    s = scenario
+    n = int(s["citizens.n"])
+    n_regions = int(s["regions.n"])
+    weights = rng.permutation(np.arange(1, n_regions + 1, dtype=float))
+    region = rng.choice(n_regions, size=n, p=weights / weights.sum())
+    # every region gets at least one citizen so each local government has a constituency
+    region[: n_regions] = np.arange(n_regions)
+    region = region.astype(np.int16 if n_regions < 2**15 else np.int32)
+    urban = rng.random(n) < s["citizens.urban_share"]
+    age = _choice_by_shares(rng, s["citizens.age_shares"], n)
+    edu = _choice_by_shares(rng, s["citizens.education_shares"], n)
+
+    p_access = np.where(urban, s["citizens.access_urban"], s["citizens.access_rural"])
+    p_access = np.minimum(p_access * np.asarray(s["citizens.access_age_factor"])[age], 1.0)
+    access = rng.random(n) < p_access
+
+    a = np.asarray(s["citizens.literacy_a"])[age]
+    b = np.asarray(s["citizens.literacy_b"])[age]
+    lit = rng.beta(a, b)
+    lit = np.where(urban, lit, lit * s["citizens.rural_literacy_factor"])
+    lit = np.clip(lit + s["citizens.education_literacy_shift"] * edu, 0.0, 1.0)
+
+    pm = s["citizens.privacy_mean"]
+    privacy = rng.beta(4 * pm, 4 * (1 - pm), size=n)
+    need_rate = np.asarray(s["citizens.need_rate"], dtype=np.float32)[age]
+
+    return Population(
+        n=n,
+        region=region,
+        urban=urban,
+        age_group=age,
+        education=edu,
+        access=access,
+        privacy=privacy.astype(np.float32),
+        need_rate=need_rate,
+        literacy=lit.astype(np.float32),
+        aware=np.zeros(n, dtype=bool),
+        adopted=np.zeros(n, dtype=bool),
+        habit=np.full(n, -1, dtype=np.int8),
+        trust=np.full(n, s["citizens.initial_trust"], dtype=np.float32),
+        satisfaction=np.full(n, 0.5, dtype=np.float32),
+        time_cost=np.zeros(n, dtype=np.float32),
+        needs_total=np.zeros(n, dtype=np.int32),
+        unmet=np.zeros(n, dtype=np.int32),
+    )

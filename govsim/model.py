@@ -1,0 +1,208 @@
+"""The govsim model: wires citizens, network, platforms and governments.
+
+:class:`GovModel` is a :class:`mesa.Model`. Governments and platforms are
+Mesa agents (few); citizens are a vectorised :class:`~govsim.citizens.Population`
+(one numpy array per attribute) on a CSR :class:`~govsim.networks.Network`.
+
+Order of a step (MODEL.md, "Processes")
+---------------------------------------
+1. scheduled events (policies, shocks) for this step, in file order;
+2. governments: the central government, then local governments by region;
+   then platforms by creation order;
+3. the quality citizens meet online is read off the platforms of each region;
+4. awareness spreads (synchronous, from the previous step's awareness);
+5. the adoption rule updates (``bass``/``threshold``: from the previous step's
+   adoption, all citizens at once);
+6. needs arise (Poisson) and are served by channel (choice, encounter, fallback);
+7. learning and attitudes update;
+8. data collection (Mesa DataCollector).
+
+Random streams
+--------------
+A run is fixed by one seed. ``rng`` (an int, a ``numpy.random.SeedSequence``
+or a ``Generator``, from which one 63-bit integer is drawn) seeds a
+``SeedSequence`` whose children, spawned in this order, feed independent
+streams: ``population`` (initial citizens), ``network`` (the social graph),
+``initial`` (initial adopters, awareness, thresholds), ``dynamics`` (awareness,
+adoption, needs, channel choice and encounters, drawn in that order each step
+with bulk draws of fixed size), ``governments`` (budgets and decisions),
+``shocks`` (random shocks) and ``mesa`` (the generator handed to
+``mesa.Model``, used by Mesa for agent shuffles). Adding draws to one stream
+leaves the others untouched. The seed used is ``model.seed`` and goes into
+every manifest.
+"""
+
+from __future__ import annotations
+
+import mesa
+import numpy as np
+import pandas as pd
+
+from . import metrics
+from .adoption import get_rule, seed_initial_adopters
+from .awareness import seed_awareness, spread_awareness
+from .channels import NO_NEED, draw_needs, serve_needs
+from .citizens import create_population
+from .config import Scenario, load_scenario
+from .events import apply_events
+from .governments import build_governments
+from .learning import update_learning
+from .networks import Network, build_network, from_networkx
+from .platforms import build_platforms, regional_quality
+
+STREAMS = ("population", "network", "initial", "dynamics", "governments", "shocks", "mesa")
+
+_EMPTY_COUNTS = {"needs": 0, "needs_online": 0, "needs_offline": 0, "needs_unmet": 0,
+                 "online_attempts": 0, "online_failures": 0, "hours": 0.0}
+
+
+def _seed_sequence(rng) -> tuple[np.random.SeedSequence, int]:
+    if isinstance(rng, np.random.SeedSequence):
+        return rng, int(rng.entropy) if isinstance(rng.entropy, int) else rng.entropy
+    if isinstance(rng, np.random.Generator):
+        seed = int(rng.integers(0, 2**63 - 1))
+    elif rng is None:
+        seed = int(np.random.SeedSequence().entropy % (2**63 - 1))
+    elif isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
+        if rng < 0:
+            raise ValueError(f"rng: a seed must be >= 0, got {rng}")
+        seed = int(rng)
+    else:
+        raise TypeError(f"rng: expected an int seed, a SeedSequence or a numpy Generator, got {type(rng).__name__}")
+    return np.random.SeedSequence(seed), seed
+
+
+class GovModel(mesa.Model):
+    """Agent-based model of digital-government adoption.
+
+    Parameters
+    ----------
+    scenario : Scenario, str or Path, default "baseline"
+        A scenario from :func:`govsim.load_scenario`, or a name/path to load.
+    rng : int, numpy.random.SeedSequence or numpy.random.Generator, optional
+        Seed of the run (see "Random streams" in the module docstring). ``None``
+        draws fresh entropy; the seed used is kept in ``model.seed``.
+    network : Network or networkx.Graph, optional
+        Use this social network instead of building the scenario's
+        (``network.*`` keys are then ignored). It must have ``citizens.n``
+        nodes; node i is citizen i.
+
+    Attributes
+    ----------
+    citizens : Population
+        The vectorised citizens.
+    network : Network
+        The social network (CSR).
+    platforms : list of Platform
+    central : CentralGovernment
+    local_governments : list of LocalGovernment
+    params : dict
+        The scenario's parameter values, which scheduled events may change.
+    time_step : int
+        Steps run so far (0 before the first step).
+    datacollector : mesa.DataCollector
+        One model reporter per results column (see :mod:`govsim.metrics`).
+
+    Examples
+    --------
+    >>> import govsim
+    >>> model = govsim.GovModel(govsim.load_scenario("baseline", {"citizens.n": 2000}), rng=1)
+    >>> df = model.run(12)
+    >>> len(df), df["step"].iloc[-1]
+    (13, 12)
+    >>> 0.0 <= df["adoption_rate"].iloc[-1] <= 1.0
+    True
+    """
+
+    def __init__(self, scenario: Scenario | str = "baseline", rng=None, network=None):
+        if not isinstance(scenario, Scenario):
+            scenario = load_scenario(scenario)
+        seq, seed = _seed_sequence(rng)
+        children = dict(zip(STREAMS, seq.spawn(len(STREAMS)), strict=True))
+        super().__init__(rng=np.random.default_rng(children["mesa"]))
+        self.scenario = scenario
+        self.seed = seed
+        self.params = dict(scenario.values)
+        self.streams = {name: np.random.default_rng(children[name]) for name in STREAMS if name != "mesa"}
+        self.n_regions = int(self.params["regions.n"])
+        self.time_step = 0
+
+        self.citizens = create_population(scenario, self.streams["population"])
+        if network is None:
+            self.network = build_network(scenario, self.citizens, self.streams["network"])
+        else:
+            if not isinstance(network, Network):
+                network = from_networkx(network)
+            if network.n != self.citizens.n:
+                raise ValueError(f"network: has {network.n} nodes but citizens.n is {self.citizens.n}")
+            self.network = network
+        self.central, self.local_governments = build_governments(self, self.streams["governments"])
+        self.platforms = build_platforms(self)
+
+        init = self.streams["initial"]
+        self.rule = get_rule(self.params["adoption.rule"])(self, init)
+        seed_initial_adopters(self, init)
+        seed_awareness(self, init)
+
+        n = self.citizens.n
+        self.step_counts = dict(_EMPTY_COUNTS)
+        self.step_outcome = np.full(n, NO_NEED, dtype=np.int8)
+        self.step_needs = np.zeros(n, dtype=np.int32)
+        self.step_hours = np.zeros(n)
+        self.step_success = np.zeros(n, dtype=bool)
+        self.latest: dict = {}
+        self.datacollector = mesa.DataCollector(
+            model_reporters={name: (lambda m, name=name: m.latest[name]) for name in metrics.output_names()}
+        )
+        self._collect()
+
+    # -- the step ------------------------------------------------------------------
+    def step(self) -> None:
+        """Advance the model by one step (one month); see the module docstring for the order."""
+        self.time_step += 1
+        dyn = self.streams["dynamics"]
+        apply_events(self, self.time_step)
+        self.central.step()
+        for gov in self.local_governments:
+            gov.step()
+        for platform in self.platforms:
+            platform.step()
+        quality = regional_quality(self)
+        spread_awareness(self, dyn)
+        self.rule.update(self, dyn)
+        needs = draw_needs(self, dyn)
+        self.step_counts = serve_needs(self, needs, quality, dyn)
+        update_learning(self)
+        self._collect()
+
+    def _collect(self) -> None:
+        self.latest = metrics.collect(self)
+        self.datacollector.collect(self)
+
+    # -- running -------------------------------------------------------------------
+    def run(self, steps: int | None = None) -> pd.DataFrame:
+        """Run ``steps`` steps (default ``scenario.steps``) and return :meth:`results`.
+
+        Parameters
+        ----------
+        steps : int, optional
+            Number of steps to run from the current state.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per step, including step 0 (the initial state).
+        """
+        steps = self.scenario.steps if steps is None else int(steps)
+        if steps < 0:
+            raise ValueError(f"steps must be >= 0, got {steps}")
+        for _ in range(steps):
+            self.step()
+        return self.results()
+
+    def results(self) -> pd.DataFrame:
+        """The results table so far: one row per step, columns as in :mod:`govsim.metrics`."""
+        df = self.datacollector.get_model_vars_dataframe().reset_index(drop=True)
+        df = df[metrics.output_names()]
+        df["step"] = df["step"].astype(np.int64)
+        return df
