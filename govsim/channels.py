@@ -72,6 +72,10 @@ declare(
 )
 
 
+def setup(model) -> None:
+    """Create any per-citizen channel state the model keeps across steps (none yet)."""
+
+
 def draw_needs(model, rng: np.random.Generator) -> np.ndarray:
     """Poisson needs per citizen this step (``int32``)."""
     return rng.poisson(model.citizens.need_rate).astype(np.int32)

@@ -54,6 +54,21 @@ REPORT_COLUMNS = ["adoption_rate", "adoption_rural", "adoption_elderly", "online
                   "exclusion_rate", "time_per_need"]
 
 
+def report_columns(scenario) -> list[str]:
+    """Columns for multi-run figures: ``scenario.report`` or :data:`REPORT_COLUMNS`."""
+    from .metrics import output_names
+
+    text = scenario.values.get("scenario.report", "")
+    cols = [c.strip() for c in text.split(",") if c.strip()] or REPORT_COLUMNS
+    known = output_names()
+    for c in cols:
+        if c not in known:
+            from .config import _did_you_mean
+
+            raise ScenarioError(f"unknown output column {c!r}" + _did_you_mean(c, known), key="scenario.report")
+    return cols
+
+
 def _progress_printer(label: str):
     start = time.monotonic()
     tty = sys.stderr.isatty()
@@ -85,6 +100,7 @@ def cmd_run(args) -> int:
         raise ScenarioError(f"--seed must be >= 0, got {args.seed}")
     for arm in args.arm or []:
         scenario.arm(arm)  # validates the name before anything runs
+    report_columns(scenario)  # validated before anything runs
     steps = args.steps or scenario.steps
     multi = bool(scenario.arms) or (args.reps or 1) > 1
     reps = args.reps or (scenario.values["scenario.replications"] if scenario.arms else 1)
@@ -110,7 +126,7 @@ def cmd_run(args) -> int:
 
     df = runner.run_scenario(scenario, args.seed, steps, reps, args.arm, progress=_progress_printer(scenario.name))
     bands = runner.band_table(df)
-    cols = [c for c in REPORT_COLUMNS if c in df]
+    cols = report_columns(scenario)
     summary = runner.final_summary(df, [c for c in df.columns if c not in (*runner.ID_COLUMNS, "step")])
     plan = runner.run_plan(scenario, reps, args.arm)
     with results.atomic_folder(out) as tmp:

@@ -578,6 +578,9 @@ declare(
     Param("scenario.description", str, "", "one-line description of the scenario", source="scenario file"),
     Param("scenario.steps", int, 120, "default number of steps a run lasts (one step = one month)",
           unit="steps", low=1, high=100_000, source="MODEL.md: one step is one month; 120 = ten years"),
+    Param("scenario.report", str, "",
+          "comma-separated output columns shown in multi-run figures and summaries (empty: a default set)",
+          source="scenario file"),
     Param("scenario.replications", int, 10, "default number of replicate seeds for multi-run commands",
           unit="runs", low=1, high=100_000, source="assumption: 10 seeds give 95 % bands of usable width"),
 )

@@ -77,3 +77,11 @@ def build_governments(model, rng: np.random.Generator):
     capacity = budgets / (budgets + budgets.mean())  # 0.5 at the mean budget, saturating
     locals_ = [LocalGovernment(model, r, budgets[r], capacity[r]) for r in range(n)]
     return central, locals_
+
+
+def setup(model) -> None:
+    """Create governance state kept across steps (none yet)."""
+
+
+def after_service(model) -> None:
+    """Governments take in the step's service outcomes (nothing yet)."""

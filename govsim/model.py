@@ -13,9 +13,12 @@ Order of a step (MODEL.md, "Processes")
 4. awareness spreads (synchronous, from the previous step's awareness);
 5. the adoption rule updates (``bass``/``threshold``: from the previous step's
    adoption, all citizens at once);
-6. needs arise (Poisson) and are served by channel (choice, encounter, fallback);
-7. learning and attitudes update;
-8. data collection (Mesa DataCollector).
+6. cadre capacity: what cadres have left after formalism work
+   (:func:`govsim.cadres.service_hours`);
+7. needs arise (Poisson) and are served by channel (choice, encounter, fallback);
+8. learning and attitudes update;
+9. governments take in the step's outcomes (feedback, evaluation);
+10. data collection (Mesa DataCollector).
 
 Random streams
 --------------
@@ -38,7 +41,8 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from . import metrics
+from . import channels, governments, metrics
+from .cadres import service_hours
 from .adoption import get_rule, seed_initial_adopters
 from .awareness import seed_awareness, spread_awareness
 from .channels import NO_NEED, draw_needs, serve_needs
@@ -138,6 +142,8 @@ class GovModel(mesa.Model):
             self.network = network
         self.central, self.local_governments = build_governments(self, self.streams["governments"])
         self.platforms = build_platforms(self)
+        channels.setup(self)
+        governments.setup(self)
 
         init = self.streams["initial"]
         self.rule = get_rule(self.params["adoption.rule"])(self, init)
@@ -168,11 +174,14 @@ class GovModel(mesa.Model):
         for platform in self.platforms:
             platform.step()
         quality = regional_quality(self)
+        self.quality = quality
         spread_awareness(self, dyn)
         self.rule.update(self, dyn)
         needs = draw_needs(self, dyn)
+        self.service_capacity = service_hours(self)
         self.step_counts = serve_needs(self, needs, quality, dyn)
         update_learning(self)
+        governments.after_service(self)
         self._collect()
 
     def _collect(self) -> None:
