@@ -20,18 +20,19 @@ neighbour sum is ``x.sum() - x``), so no ``n**2`` edge list is ever built.
 
 Why CSR
 -------
-* **Speed.**  The model's hot path is "how many of my neighbours have
+* **Speed.**  The model's hot path is "what share of my neighbours have
   adopted?", evaluated for every agent every step.  On CSR arrays this is one
   sparse matrix-vector product ``A @ x`` (compiled code, a single pass over
   ``indices``): about 20 ms for 10**6 nodes with mean degree 10 on one core.
-  A Python loop over per-agent neighbour lists is two to three orders of
+  A Python loop over per-agent neighbour lists is about two orders of
   magnitude slower.
 * **Memory.**  10**6 nodes with mean degree 10 need 10**7 int32 indices plus
   10**6 + 1 int64 offsets, about 48 MB in total.  A networkx graph of the same
-  size (a dict of dicts per node) needs several GB, and Mesa's own
-  ``NetworkGrid`` space wraps such a graph, creates one Python object per node
-  and runs a spring layout for drawing -- fine for a few hundred agents,
-  impossible for a million.
+  size (a dict of dicts per node) needs gigabytes.  Mesa's own network spaces
+  (``mesa.space.NetworkGrid``, ``mesa.discrete_space.Network``) wrap such a
+  networkx graph, create one Python object per node (a ``Cell`` with its own
+  neighbour dict) and are drawn with ``networkx.spring_layout`` -- fine for a
+  few hundred agents, impractical for a million.
 * **Construction.**  Every generator here is vectorised: edges are drawn as
   whole arrays of endpoints from a ``numpy.random.Generator`` (never the
   global random state, so a seed fixes the network exactly), canonicalised to
@@ -104,10 +105,10 @@ KINDS = ("homophily", "erdos_renyi", "watts_strogatz", "barabasi_albert", "compl
 
 declare(
     Param("network.kind", str, "homophily", "social network generator", choices=KINDS,
-          source="MODEL.md: homophilous contacts by region, urban/rural and age (McPherson et al. 2001)"),
+          source="MODEL.md; homophily of social ties: McPherson, Smith-Lovin & Cook (2001)"),
     Param("network.mean_degree", float, 10.0, "mean number of contacts per citizen (ignored by 'complete')",
           unit="contacts", low=0.0, high=100_000.0,
-          source="assumption: order of the core-discussion and frequent-contact network size"),
+          source="assumption: a handful to a dozen regular contacts; baseline scenario value"),
     Param("network.homophily.mixing", float, 0.3,
           "expected share of contacts joining two different groups (region x urban/rural x age)",
           unit="share", low=0.0, high=1.0, source="assumption: strong but not total homophily"),
@@ -195,6 +196,18 @@ def _in_sorted(sorted_arr: np.ndarray, q: np.ndarray) -> np.ndarray:
     return sorted_arr[pos] == q
 
 
+#: Proposals are generated in chunks of this many pairs to bound temporaries.
+_CHUNK = 1 << 20
+
+
+def _chunked(total: int, make) -> np.ndarray:
+    """Concatenate ``make(k)`` over chunks of ``total`` (bounds peak memory)."""
+    if total <= _CHUNK:
+        return make(total)
+    sizes = [_CHUNK] * (total // _CHUNK) + ([total % _CHUNK] if total % _CHUNK else [])
+    return np.concatenate([make(k) for k in sizes])
+
+
 def _edge_keys(u: np.ndarray, v: np.ndarray, n: int) -> np.ndarray:
     """int64 key ``min(u, v) * n + max(u, v)`` of each (non-loop) pair."""
     u = np.asarray(u, dtype=np.int64)
@@ -254,15 +267,18 @@ def _add_uniform_edges(
         if keys.size == 0:
             return new
         return np.insert(keys, np.searchsorted(keys, new), new)
+
+    def propose(k: int) -> np.ndarray:
+        u = rng.integers(0, n, size=k)
+        v = rng.integers(0, n, size=k)
+        ok = u != v
+        return _edge_keys(u[ok], v[ok], n)
+
     while need > 0:
         # expected acceptance: not a self-loop, not an existing pair
         acc = max(0.05, (1.0 - 1.0 / n) * (1.0 - (keys.size + need) / total))
         k = int(need / acc * 1.002) + 64
-        u = rng.integers(0, n, size=k)
-        v = rng.integers(0, n, size=k)
-        ok = u != v
-        cand = _edge_keys(u[ok], v[ok], n)
-        del u, v, ok
+        cand = _chunked(k, propose)
         before = keys.size
         keys = _merge_new_keys(keys, cand, need, rng)
         need -= keys.size - before
@@ -279,14 +295,22 @@ def _csr_from_keys(n: int, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ``u < v``.  Row ``r`` of the result is [neighbours below ``r``] followed by
     [neighbours above ``r``]; the upper part of every row already comes out of
     ``keys`` in order, the lower part needs one sort of the transposed keys.
-    Everything is O(m) array work plus one O(m log m) ``np.sort``.
+    Everything is O(m) array work plus one O(m log m) ``np.sort``; the element
+    work runs in chunks so that temporaries stay small next to the output.
     """
     m = int(keys.size)
     idx_dtype = np.int32 if n < 2**31 else np.int64
-    a = keys // n  # row of the upper entry (u), sorted
-    b = keys - a * n  # column of the upper entry (v)
-    up_cnt = np.bincount(a, minlength=n)
-    lo_cnt = np.bincount(b, minlength=n)
+    up_cnt = np.zeros(n, dtype=np.int64)
+    lo_cnt = np.zeros(n, dtype=np.int64)
+    lk = np.empty(m, dtype=np.int64)  # transposed keys v * n + u
+    for s in range(0, m, _CHUNK):
+        kc = keys[s : s + _CHUNK]
+        a = kc // n
+        b = kc - a * n
+        up_cnt += np.bincount(a, minlength=n)
+        lo_cnt += np.bincount(b, minlength=n)
+        np.multiply(b, n, out=lk[s : s + _CHUNK])
+        lk[s : s + _CHUNK] += a
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(up_cnt + lo_cnt, out=indptr[1:])
     up_cum = np.zeros(n + 1, dtype=np.int64)
@@ -295,19 +319,23 @@ def _csr_from_keys(n: int, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     np.cumsum(lo_cnt, out=lo_cum[1:])
     del up_cnt, lo_cnt
     indices = np.empty(2 * m, dtype=idx_dtype)
-    j = np.arange(m, dtype=np.int64)
     # upper entry j (row a_j, rank j - up_cum[a_j] in its upper part) goes to
     # indptr[a_j] + lo_cnt[a_j] + j - up_cum[a_j] == j + lo_cum[a_j + 1]
-    indices[j + lo_cum[a + 1]] = b
-    # lower entries (row b, col a) sorted by (b, a): entry i of row r goes to
+    for s in range(0, m, _CHUNK):
+        kc = keys[s : s + _CHUNK]
+        a = kc // n
+        dest = lo_cum[a + 1]
+        dest += np.arange(s, s + kc.size, dtype=np.int64)
+        indices[dest] = kc - a * n
+    # lower entries (row v, col u) sorted by (v, u): entry i of row r goes to
     # indptr[r] + i - lo_cum[r] == i + up_cum[r]
-    lk = b * n
-    lk += a
-    del a, b
     lk.sort()
-    rows = lk // n
-    lk -= rows * n  # now the column (a)
-    indices[j + up_cum[rows]] = lk
+    for s in range(0, m, _CHUNK):
+        kc = lk[s : s + _CHUNK]
+        r = kc // n
+        dest = up_cum[r]
+        dest += np.arange(s, s + kc.size, dtype=np.int64)
+        indices[dest] = kc - r * n
     return indptr, indices
 
 
@@ -355,8 +383,12 @@ class Network:
     length ``n``) and multiplied by compiled code writing straight into the
     result buffer.  A float64 matrix is used because scipy casts the *matrix*
     data (length ``2 * n_edges``) on every product when the dtypes differ.
-    For ``kind == "complete"`` everything is computed in closed form without
-    materialising the edges.
+    The cache costs 8 bytes per stored entry plus an int32 copy of ``indptr``
+    (about 84 MB at 10**6 nodes and mean degree 10, on top of the 48 MB of
+    CSR arrays); :attr:`nbytes` counts it once built.  Non-float64 inputs are
+    converted into a reused length-``n`` buffer, so with ``out=`` a step
+    allocates nothing.  For ``kind == "complete"`` everything is computed in
+    closed form without materialising the edges.
 
     Examples
     --------
@@ -409,6 +441,7 @@ class Network:
         self._degree: np.ndarray | None = None
         self._deg_div: np.ndarray | None = None
         self._indptr32: np.ndarray | None = None
+        self._xbuf: np.ndarray | None = None  # float64 conversion buffer of neighbour_sum
         self._mats: dict[Any, scipy.sparse.csr_array] = {}
 
     # ----------------------------------------------------------------- basics
@@ -483,7 +516,7 @@ class Network:
         48
         """
         total = 0
-        for arr in (self.indptr, self.indices, self._degree, self._deg_div, self._indptr32):
+        for arr in (self.indptr, self.indices, self._degree, self._deg_div, self._indptr32, self._xbuf):
             if arr is not None:
                 total += arr.nbytes
         for mat in self._mats.values():
@@ -548,16 +581,31 @@ class Network:
         if self.is_complete:
             total = x.sum(axis=0, dtype=np.float64)
             return np.subtract(total, x, out=out, dtype=np.float64)
-        xf = np.ascontiguousarray(x, dtype=np.float64)  # no copy if already float64
         mat = self._matrix(np.float64)
-        if xf.ndim == 1 and _csr_matvec is not None:
+        if x.ndim == 1 and _csr_matvec is not None:
+            if x.dtype == np.float64 and x.flags.c_contiguous:
+                xf = x
+            else:  # bool / int / float32 input: convert into a reused buffer
+                if self._xbuf is None:
+                    self._xbuf = np.empty(self.n, dtype=np.float64)
+                xf = self._xbuf
+                np.copyto(xf, x, casting="unsafe")
             if out is None:
-                out = np.zeros(self.n, dtype=np.float64)
+                res = np.zeros(self.n, dtype=np.float64)
+            elif np.may_share_memory(out, xf):  # out aliases x: do not zero x
+                res = np.zeros(self.n, dtype=np.float64)
             else:
-                out.fill(0.0)
-            _csr_matvec(self.n, self.n, mat.indptr, mat.indices, mat.data, xf, out)
-            return out
-        y = mat @ xf
+                res = out
+                res.fill(0.0)
+            try:  # y += A @ x, compiled, into res
+                _csr_matvec(self.n, self.n, mat.indptr, mat.indices, mat.data, xf, res)
+            except (TypeError, ValueError):  # pragma: no cover - private API changed
+                res = np.asarray(mat @ xf, dtype=np.float64)
+            if out is not None and res is not out:
+                np.copyto(out, res)
+                return out
+            return res
+        y = mat @ np.asarray(x, dtype=np.float64)
         if out is None:
             return np.asarray(y, dtype=np.float64)
         np.copyto(out, y)
@@ -899,34 +947,40 @@ def watts_strogatz(
             f"mean_degree rounds down to the even lattice degree k={k}, which must be < n={n}"
         )
     half = k // 2
-    # slot j = (d - 1) * n + i holds lattice edge (i, (i + d) % n)
+    # slot j = (d - 1) * n + i holds lattice edge (i, (i + d) % n); i = j % n
+    # keeps the edge when it is rewired
     src = np.tile(np.arange(n, dtype=np.int64), half)
     tgt = src + np.repeat(np.arange(1, half + 1, dtype=np.int64), n)
     tgt[tgt >= n] -= n
     keys = _edge_keys(src, tgt, n)
-    del tgt
+    del src, tgt
     pending = np.flatnonzero(rng.random(keys.size) < beta)
     for _ in range(10):
         if pending.size == 0:
             break
         current = np.sort(keys)
-        u = src[pending]
+        u = pending % n
         w = rng.integers(0, n, size=pending.size)
         cand = _edge_keys(u, w, n)
+        loop = u == w
+        del u, w
         order = np.argsort(cand)
         cs = cand[order]
         bad_sorted = _in_sorted(current, cs)  # already an edge (incl. pending originals)
+        del current
         if cs.size > 1:
             dup = cs[1:] == cs[:-1]  # proposals colliding with each other: retry all
             bad_sorted[1:] |= dup
             bad_sorted[:-1] |= dup
+            del dup
+        del cs
         bad = np.empty_like(bad_sorted)
         bad[order] = bad_sorted
-        bad |= u == w
+        del order, bad_sorted
+        bad |= loop
         ok = ~bad
         keys[pending[ok]] = cand[ok]
         pending = pending[bad]
-    del src
     keys.sort()
     return _network_from_keys(
         n, keys, "watts_strogatz", {"mean_degree": float(mean_degree), "k": k, "beta": beta}
@@ -1147,7 +1201,7 @@ def homophily(
             break
         k = int(need / acc * 1.002) + 16
         before = keys.size
-        keys = _merge_new_keys(keys, propose(k), need, rng)
+        keys = _merge_new_keys(keys, _chunked(k, propose), need, rng)
         got = keys.size - before
         need -= got
         acc = max(got / k, 1e-3) if need > 0 else acc
@@ -1201,9 +1255,12 @@ def build_network(scenario, citizens, rng: np.random.Generator) -> Network:
     Reads ``network.kind``, ``network.mean_degree``, ``network.homophily.mixing``
     and ``network.watts_strogatz.beta``.  For ``"homophily"`` the blocks are
     ``citizens.block_labels(regions.n)`` (region x urban/rural x age group).
-    For populations too small for the asked mean degree it is capped (at
-    ``n - 1``; the largest even ``k < n`` for Watts-Strogatz; ``m <= n - 1``
-    for Barabasi-Albert).
+
+    Every valid scenario yields a network, whatever the population size: the
+    mean degree is capped at ``n - 1``; Watts-Strogatz uses the largest even
+    ``k <= min(mean_degree, n - 1)`` and gives an edgeless ring when that is
+    0 (``mean_degree < 2`` or ``n < 3``); Barabasi-Albert caps its ``m`` at
+    ``n - 1`` and gives a single isolated node when ``n == 1``.
 
     Parameters
     ----------
@@ -1221,8 +1278,8 @@ def build_network(scenario, citizens, rng: np.random.Generator) -> Network:
     Raises
     ------
     ScenarioError
-        If the network cannot be built (unknown kind, or too few citizens for
-        the kind: Watts-Strogatz needs 3, Barabasi-Albert 2).
+        For an unknown ``network.kind`` (normally caught by the scenario
+        schema already).
 
     Examples
     --------
@@ -1237,23 +1294,24 @@ def build_network(scenario, citizens, rng: np.random.Generator) -> Network:
     kind = scenario["network.kind"]
     md = float(scenario["network.mean_degree"])
     n = int(citizens.n)
-    try:
-        if kind == "complete":
-            return complete(n)
-        if kind == "erdos_renyi":
-            return erdos_renyi(n, min(md, n - 1), rng)
-        if kind == "homophily":
-            groups = citizens.block_labels(int(scenario["regions.n"]))
-            return homophily(groups, min(md, n - 1), float(scenario["network.homophily.mixing"]), rng)
-        if kind == "watts_strogatz":
-            if n < 3:
-                raise ValueError(f"watts_strogatz needs at least 3 citizens, got {n}")
-            beta = float(scenario["network.watts_strogatz.beta"])
-            return watts_strogatz(n, min(md, (n - 1) // 2 * 2), beta, rng)
-        if kind == "barabasi_albert":
-            if n < 2:
-                raise ValueError(f"barabasi_albert needs at least 2 citizens, got {n}")
-            return barabasi_albert(n, min(md, 2 * (n - 1)), rng)
-    except ValueError as exc:
-        raise ScenarioError(str(exc), key="network.mean_degree") from exc
+    if n < 1:
+        raise ScenarioError(f"the population is empty (n={n})", key="citizens.n")
+    params = {"mean_degree": md}
+    if kind == "complete":
+        return complete(n)
+    if kind == "erdos_renyi":
+        return erdos_renyi(n, min(md, n - 1), rng)
+    if kind == "homophily":
+        groups = citizens.block_labels(int(scenario["regions.n"]))
+        return homophily(groups, min(md, n - 1), float(scenario["network.homophily.mixing"]), rng)
+    if kind == "watts_strogatz":
+        beta = float(scenario["network.watts_strogatz.beta"])
+        k = int(min(md, n - 1)) // 2 * 2
+        if k < 2:
+            return _network_from_keys(n, np.empty(0, np.int64), "watts_strogatz", {**params, "k": 0, "beta": beta})
+        return watts_strogatz(n, k, beta, rng)
+    if kind == "barabasi_albert":
+        if n == 1:
+            return _network_from_keys(1, np.empty(0, np.int64), "barabasi_albert", {**params, "m": 0})
+        return barabasi_albert(n, min(md, 2 * (n - 1)), rng)
     raise ScenarioError(f"unknown network kind {kind!r}; allowed: {', '.join(KINDS)}", key="network.kind")

@@ -22,3 +22,16 @@ def run(overrides=None, steps=10, seed=1, scenario="baseline"):
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+@pytest.fixture(autouse=True)
+def _restore_registries():
+    """Tests that register rules or parameters must not leak them into other tests."""
+    from govsim import adoption, config
+
+    params, rules = dict(config._REGISTRY), dict(adoption._RULES)
+    yield
+    config._REGISTRY.clear()
+    config._REGISTRY.update(params)
+    adoption._RULES.clear()
+    adoption._RULES.update(rules)
