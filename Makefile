@@ -43,7 +43,7 @@ test-slow: $(VENV)/.installed
 	$(PY) -m pytest -q -p no:cacheprovider -m slow
 
 bench: $(VENV)/.installed
-	$(PY) benchmarks/run.py
+	$(PY) benchmarks/bench_model.py
 
 clean:
 	rm -rf $(VENV) $(VENV_NEW) results build *.egg-info
