@@ -125,7 +125,7 @@ def validate_events(raw: Any, values: Mapping[str, Any]) -> tuple:
 
 def apply_events(model, step: int) -> list[dict]:
     """Apply the events scheduled for ``step``; return them."""
-    due = [ev for ev in model.scenario.events if ev["step"] == step]
+    due = [ev for ev in model.config.events if ev["step"] == step]
     for ev in due:
         _EVENT_TYPES[ev["type"]].apply(model, ev)
     return due

@@ -93,6 +93,8 @@ class GovModel(mesa.Model):
 
     Attributes
     ----------
+    config : Scenario
+        The govsim scenario of this run (``Model.scenario`` belongs to Mesa).
     citizens : Population
         The vectorised citizens.
     network : Network
@@ -124,7 +126,8 @@ class GovModel(mesa.Model):
         seq, seed = _seed_sequence(rng)
         children = dict(zip(STREAMS, seq.spawn(len(STREAMS)), strict=True))
         super().__init__(rng=np.random.default_rng(children["mesa"]))
-        self.scenario = scenario
+        # `config`, not `scenario`: Mesa >= 3.4 reserves Model.scenario for its own Scenario class
+        self.config = scenario
         self.seed = seed
         self.params = dict(scenario.values)
         self.streams = {name: np.random.default_rng(children[name]) for name in STREAMS if name != "mesa"}
@@ -202,7 +205,7 @@ class GovModel(mesa.Model):
         pandas.DataFrame
             One row per step, including step 0 (the initial state).
         """
-        steps = self.scenario.steps if steps is None else int(steps)
+        steps = self.config.steps if steps is None else int(steps)
         if steps < 0:
             raise ValueError(f"steps must be >= 0, got {steps}")
         for _ in range(steps):
