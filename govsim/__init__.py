@@ -22,6 +22,8 @@ from .errors import ScenarioError  # noqa: E402
 from .config import Param, Scenario, load_scenario  # noqa: E402
 from . import citizens, networks, awareness, adoption, channels, learning  # noqa: E402,F401
 from . import cadres, platforms, governments, events, metrics, calibration  # noqa: E402,F401
+from . import evaluation, policies, shocks  # noqa: E402,F401
+from . import training, divide  # noqa: E402,F401
 from .adoption import AdoptionRule, register_rule  # noqa: E402
 from .model import GovModel  # noqa: E402
 

@@ -1,15 +1,76 @@
-"""Grassroots cadres' time: the one place that computes service capacity.
+"""Grassroots cadres' time and the formalism burden: the one place that computes service capacity.
 
-Each region has a pool of cadres with a time budget of ``cadres.hours_per_step``
-hours each per step. Formalism work (check-ins, duplicate data entry, "digital
-trace" evidence; :func:`formalism_hours`) is taken first, because it is
-enforced; what is left is the capacity for offline and assisted service::
+Each region has a pool of cadres (``cadres.per_10k_citizens`` per 10,000
+residents) with a time budget of H = ``cadres.hours_per_step`` hours each per
+step. Part of that time goes to *formalism work* ("formalism on the
+fingertips": seed 001; reported figures in ``govsim/data/formalism_indicators.csv``);
+what is left is the capacity for offline and assisted service, which the
+channel mechanics ration (:func:`service_hours` is the only definition of it).
 
-    service_hours[r] = max(0, cadres[r] × H − formalism_hours[r])
+Formalism hours demanded
+------------------------
+Per cadre and step, in region r with P_r live platforms (the integrated portal
+and every departmental app, see :mod:`govsim.platforms`)::
 
-Both the channel mechanics (rationing offline and assisted service) and the
-governance mechanics (formalism burden) go through :func:`service_hours`, so
-there is exactly one definition of what cadres have left.
+    checkin_r = P_r × h_checkin
+    entry_r   = forms_r × h_entry × (1 − D_r)
+    trace_r   = w × h_trace
+
+* **Check-ins** (``formalism.checkin_hours`` per app): every platform a cadre
+  must keep alive asks for daily log-ins, check-ins, "study" and likes, whether
+  or not citizens use it. The default, 2.8 h per app per month, is 40 minutes a
+  day over five apps (8 minutes per app per day, 21 working days): the village
+  cadre of the ``village_deputy_secretary_apps`` row.
+* **Duplicate data entry** (``formalism.entry_hours`` per report form): each
+  platform (department) asks for its own report form or ledger each step
+  (``formalism.forms_per_app`` forms per app), so forms_r = P_r × forms_per_app;
+  after a ``merge_reporting`` policy ("one form", 一表通) the region files one
+  app's worth of forms, forms_r = forms_per_app. Only the data that is *not*
+  shared across departments has to be typed again: D_r in [0, 1] is the
+  region's data sharing, the mean integration level of its platforms
+  (:func:`govsim.platforms.data_sharing`). The (1 − D) factor is the "let
+  data run more" mechanism of seeds 002 and 004 applied to cadres: it is linear
+  because each shared data item removes one re-typing.
+* **Digital-trace evidence** (``formalism.trace_hours`` at w = 1): photographs,
+  screenshots, work-group posts and logs produced to prove work to evaluators.
+  It is demanded by the evaluation regime, so it is proportional to the central
+  government's weight on visible metrics w = ``government.metric_weight``
+  (:mod:`govsim.governments`): an outcome-only regime (w = 0) demands none.
+
+With the defaults (a portal with I = 0.5 plus six departmental apps with
+I = 0.2, so D = 1.7/7 ≈ 0.24, and w = 0.5) a cadre spends 19.6 + 15.9 + 12 ≈
+47.5 h a month on formalism, about 2.3 h a working day: the "about 2 hours a
+day" reported for a township with 7–8 apps per cadre
+(``daily_time_on_app_traces_xinchang``).
+
+Served first, capped at H
+-------------------------
+Formalism is enforced (inspections, rankings, 24-hour response in work groups),
+so it is served before any citizen::
+
+    formalism_served_r = min(cadres_r × (checkin_r + entry_r + trace_r), cadres_r × H)
+    service_hours_r    = cadres_r × H − formalism_served_r + extra_cadre_hours_r  (>= 0)
+
+The demand beyond H cannot be met and is recorded as unserved formalism
+(``formalism_unserved_hours``); the evaluator then sees fewer check-ins done
+(the ``checkins`` component of the visible score in :mod:`govsim.evaluation`).
+Formalism components are served in proportion (each at the share served/demand).
+``extra_cadre_hours`` are service hours that local governments buy with the
+offline/assisted part of their budget (``model.extra_cadre_hours``, hours per
+step per region, written by :mod:`govsim.governments`): hired service staff
+and "digital helpers", who are not subject to formalism work.
+
+Money
+-----
+Cadre time is converted to money through ``cadres.payroll``, the cost of the
+whole cadre time budget of a region of average size per step, so that money
+figures do not depend on ``citizens.n`` (the simulated citizens are a sample;
+cadres scale with it, budgets do not)::
+
+    money value of hours h in region r = h / (cadres_r × H) × payroll × residents_r / mean residents
+
+This gives the cadre-time part of ``formalism_cost`` and the hours bought by
+service spending (:func:`hours_per_budget_unit`).
 """
 
 from __future__ import annotations
@@ -18,19 +79,49 @@ import numpy as np
 
 from .config import Param, declare
 
+_FI = "govsim/data/formalism_indicators.csv"
+
 declare(
     Param("cadres.per_10k_citizens", float, 6.0, "grassroots cadres serving citizens, per 10,000 citizens",
           unit="cadres/10k citizens", low=0.0, high=10_000.0,
           source="assumption: a township service hall staffs a handful of cadres per 10,000 residents"),
     Param("cadres.hours_per_step", float, 168.0, "working hours of one cadre per step (H)",
           unit="hours/step", low=0.0, high=744.0, source="8 hours × 21 working days a month"),
+    Param("cadres.payroll", float, 250.0,
+          "money cost of the whole cadre time budget of a region of average size, per step (scales with residents)",
+          unit="budget units/step", low=0.0, high=1e12,
+          source="assumption: the digital budget (government.budget_mean = 100) is about 40 % of the grassroots payroll"),
+    Param("formalism.checkin_hours", float, 2.8,
+          "hours per cadre per step of check-ins, log-ins and 'study' demanded by each live platform",
+          unit="hours/app/step", low=0.0, high=744.0,
+          source=f">= 40 min/day over 5 apps = 8 min/app/day × 21 days ({_FI}: village_deputy_secretary_apps)"),
+    Param("formalism.forms_per_app", float, 1.0,
+          "report forms (ledgers) per step each platform's department asks every cadre to fill",
+          unit="forms/app/step", low=0.0, high=100.0,
+          source=f"assumption: one monthly ledger per department; repeated form filling is named by 42.03 % of the 2020 survey ({_FI}: repeated_form_filling_ledgers)"),
+    Param("formalism.entry_hours", float, 3.0,
+          "hours per cadre to fill one report form when no data is shared across departments",
+          unit="hours/form", low=0.0, high=744.0,
+          source=f"assumption: set so that the default region totals about 2 h/day of formalism ({_FI}: daily_time_on_app_traces_xinchang)"),
+    Param("formalism.trace_hours", float, 24.0,
+          "hours per cadre per step of 'digital trace' evidence (photos, logs, work-group posts) demanded when metric_weight = 1",
+          unit="hours/step", low=0.0, high=744.0,
+          source=f"assumption: about 1 h/day at a fully metric-driven regime; 41.85 % of the 2020 survey name work groups used as showcases ({_FI}: work_groups_as_showcase)"),
 )
+
+
+def residents(model) -> np.ndarray:
+    """Citizens per region (static; computed once and cached on the model)."""
+    cached = model.__dict__.get("_residents")
+    if cached is None or len(cached) != model.n_regions:
+        cached = np.bincount(model.citizens.region, minlength=model.n_regions).astype(float)
+        model.__dict__["_residents"] = cached
+    return cached
 
 
 def cadre_counts(model) -> np.ndarray:
     """Cadres per region, proportional to the region's citizens (float, may be fractional)."""
-    residents = np.bincount(model.citizens.region, minlength=model.n_regions)
-    return residents * model.params["cadres.per_10k_citizens"] / 10_000.0
+    return residents(model) * model.params["cadres.per_10k_citizens"] / 10_000.0
 
 
 def budget_hours(model) -> np.ndarray:
@@ -38,14 +129,127 @@ def budget_hours(model) -> np.ndarray:
     return cadre_counts(model) * model.params["cadres.hours_per_step"]
 
 
+def payroll(model) -> np.ndarray:
+    """Money cost of each region's cadre time budget per step (``cadres.payroll`` × relative size)."""
+    res = residents(model)
+    mean = res.mean() if res.size else 0.0
+    rel = res / mean if mean > 0 else np.zeros_like(res)
+    return model.params["cadres.payroll"] * rel
+
+
+def hours_per_budget_unit(model) -> np.ndarray:
+    """Cadre hours one budget unit buys in each region (0 where the payroll or the pool is empty)."""
+    pay = payroll(model)
+    hours = budget_hours(model)
+    return np.divide(hours, pay, out=np.zeros_like(hours), where=pay > 0)
+
+
+def platform_counts(model) -> np.ndarray:
+    """Live platforms (portal and apps) per region."""
+    counts = np.zeros(model.n_regions)
+    for p in getattr(model, "platforms", ()):
+        counts[p.region] += 1
+    return counts
+
+
+def formalism_demand(model) -> dict[str, np.ndarray]:
+    """Formalism hours demanded per region this step, by component (totals over the region's cadres).
+
+    Returns
+    -------
+    dict
+        ``checkin``, ``entry``, ``trace`` and their sum ``demand``: arrays of
+        hours per region (see the module docstring for the equations).
+    """
+    from .platforms import data_sharing
+
+    p = model.params
+    cadres = cadre_counts(model)
+    n_plat = platform_counts(model)
+    merged = getattr(model, "reports_merged", None)
+    if merged is None:
+        merged = np.zeros(model.n_regions, dtype=bool)
+    forms = np.where(merged, np.minimum(n_plat, 1.0), n_plat) * p["formalism.forms_per_app"]
+    sharing = data_sharing(model)
+    w = float(p["government.metric_weight"])
+    checkin = cadres * n_plat * p["formalism.checkin_hours"]
+    entry = cadres * forms * p["formalism.entry_hours"] * (1.0 - sharing)
+    trace = cadres * w * p["formalism.trace_hours"] * np.ones(model.n_regions)
+    return {"checkin": checkin, "entry": entry, "trace": trace, "demand": checkin + entry + trace}
+
+
+def cadre_time(model) -> dict[str, np.ndarray]:
+    """The full split of cadre time per region this step.
+
+    Returns
+    -------
+    dict of arrays (hours per region)
+        ``budget`` (cadres × H), ``checkin``, ``entry``, ``trace`` and ``demand``
+        (demanded formalism), ``served`` (formalism done: demand capped at the
+        budget), ``unserved`` (demand beyond the budget), ``extra`` (service
+        hours bought by local governments) and ``service`` (what is left for
+        offline and assisted service, never negative).
+    """
+    budget = budget_hours(model)
+    out = formalism_demand(model)
+    served = np.minimum(out["demand"], budget)
+    extra = getattr(model, "extra_cadre_hours", None)
+    extra = np.zeros(model.n_regions) if extra is None else np.maximum(np.asarray(extra, dtype=float), 0.0)
+    out.update(budget=budget, served=served, unserved=out["demand"] - served, extra=extra,
+               service=np.maximum(budget - served, 0.0) + extra)
+    return out
+
+
 def formalism_hours(model) -> np.ndarray:
-    """Hours of formalism work per region this step (none before governance mechanics add it)."""
-    hook = getattr(model, "formalism_hours", None)
-    if hook is None:
-        return np.zeros(model.n_regions)
-    return np.asarray(hook(), dtype=float)
+    """Formalism hours actually done per region this step (demand capped at cadres × H)."""
+    return cadre_time(model)["served"]
 
 
 def service_hours(model) -> np.ndarray:
-    """Cadre hours left for offline and assisted service per region, never negative."""
-    return np.maximum(budget_hours(model) - formalism_hours(model), 0.0)
+    """Cadre hours left for offline and assisted service per region, never negative.
+
+    ``cadres × H − formalism served + extra_cadre_hours``. The model calls this
+    once per step, before needs are served, and keeps the result as
+    ``model.service_capacity``; the breakdown is kept as ``model.cadre_time``
+    (see :func:`cadre_time`) for the outputs.
+    """
+    split = cadre_time(model)
+    model.cadre_time = split
+    return split["service"]
+
+
+# -- outputs ---------------------------------------------------------------------------
+from .metrics import declare_output, register_reporter, safe_share  # noqa: E402
+
+for _name, _unit, _doc in [
+    ("formalism_hours_per_cadre", "hours/cadre/step", "formalism hours done per cadre this step (check-ins + duplicate entry + traces, capped at H)"),
+    ("formalism_share", "share", "formalism hours done as a share of the cadres' time budget (all regions)"),
+    ("checkin_hours", "hours/cadre/step", "check-in hours done per cadre this step"),
+    ("duplicate_entry_hours", "hours/cadre/step", "duplicate data-entry hours done per cadre this step"),
+    ("trace_hours", "hours/cadre/step", "'digital trace' evidence hours done per cadre this step"),
+    ("formalism_unserved_hours", "hours/cadre/step", "formalism demanded beyond the time budget H, per cadre (not done)"),
+    ("service_capacity_hours", "hours/cadre/step", "hours per cadre left for offline and assisted service, bought extra hours included"),
+]:
+    declare_output(_name, _unit, _doc)
+
+
+@register_reporter
+def _cadre_outputs(model) -> dict:
+    split = model.__dict__.get("cadre_time")
+    if split is None:
+        split = cadre_time(model)
+    total_cadres = float(cadre_counts(model).sum())
+    done = np.where(split["demand"] > 0, safe_share(split["served"], split["demand"]), 1.0)
+
+    def per_cadre(x) -> float:
+        return float(safe_share(float(np.sum(x)), total_cadres))
+
+    return {
+        "formalism_hours_per_cadre": per_cadre(split["served"]),
+        "formalism_share": float(safe_share(float(split["served"].sum()), float(split["budget"].sum()))),
+        "checkin_hours": per_cadre(split["checkin"] * done),
+        "duplicate_entry_hours": per_cadre(split["entry"] * done),
+        "trace_hours": per_cadre(split["trace"] * done),
+        "formalism_unserved_hours": per_cadre(split["unserved"]),
+        "service_capacity_hours": per_cadre(split["service"]),
+    }

@@ -2,8 +2,8 @@
 
 govsim never creates one Python object per citizen. A :class:`Population` holds
 a column per attribute (MODEL.md, "Citizens"); every process of the step reads
-and writes whole columns. This is what makes 10^6 citizens and Sobol analyses
-with thousands of runs affordable.
+and writes whole columns (or index subsets of them). This is what makes 10^6
+citizens and Sobol analyses with thousands of runs affordable.
 
 Static attributes: ``region``, ``urban``, ``age_group`` (0 young, 1 working-age,
 2 elderly), ``education`` (0 low, 1 middle, 2 high), ``access`` (internet
@@ -14,8 +14,43 @@ Dynamic attributes: ``literacy`` (digital literacy L in [0, 1]), ``aware``
 (knows the online services), ``adopted`` (uses the online channel: the current
 channel habit is online), ``habit`` (last channel used: 0 offline, 1 online,
 2 assisted, -1 none yet), ``trust`` (trust in government T in [0, 1]),
-``satisfaction`` in [0, 1], ``time_cost`` (cumulative hours spent on needs),
-``needs_total`` and ``unmet`` (cumulative counts).
+``satisfaction`` in [0, 1], ``expectation`` (expected service performance in
+[0, 1], for expectation confirmation), ``time_cost`` (cumulative hours spent on
+needs, waiting included), ``needs_total`` (cumulative needs arisen), ``served``
+(cumulative needs served, any channel), ``unmet`` (cumulative needs left
+unmet), ``lapsed_until`` (a lapsed online user does not consider the online
+channel before this step) and ``trained`` (has been through a literacy
+training programme). Needs still waiting in a queue are held by
+:mod:`govsim.channels`; for every citizen, at the end of every step,
+``needs_total == served + unmet + waiting``.
+
+Initial draw (stream ``population``, in this order)
+---------------------------------------------------
+1. region: unequal sizes, weights ``1, 2, ..., regions.n`` shuffled;
+2. urban (Bernoulli ``citizens.urban_share``), age group and education
+   (categorical by the configured shares);
+3. internet access: Bernoulli with probability ``access_urban`` or
+   ``access_rural`` times ``access_age_factor[age]`` (capped at 1);
+4. literacy: ``Beta(literacy_a[age], literacy_b[age])``, times
+   ``rural_literacy_factor`` for rural citizens, plus
+   ``education_literacy_shift`` per education level above low, clipped to
+   [0, 1], then times ``offline_literacy_factor`` for citizens without
+   internet access;
+5. privacy concern: ``Beta(4 m, 4 (1 − m))`` with mean ``privacy_mean``.
+
+Calibration (CNNIC, December 2021; the series are shipped in ``govsim/data``)
+------------------------------------------------------------------------------
+The defaults reproduce, in expectation: urban and rural internet penetration
+81.3 % and 57.6 %; national penetration 73.0 % (the age factors average 1 over
+the age shares); a 60+ share of the population of 19.5 % (119 M users aged
+60+ at 43.2 % penetration = 275 M of 1,414 M) and a 60+ penetration of 43 %
+(age factor 0.59 = 43.2 / 73.0); and the reasons non-users give: 48.4 % of
+non-users lack the skills, which the model reads as literacy below 0.25 (the
+literacy at which an online attempt succeeds half the time at the default
+usability), hence the low literacy of citizens without access
+(``offline_literacy_factor``). :func:`govsim.divide.population_calibration`
+computes these moments for a population and ``tests/test_citizens.py`` checks
+them against the shipped data.
 """
 
 from __future__ import annotations
@@ -54,10 +89,12 @@ declare(
           source=f"urban internet penetration Dec 2021 (81.3 %, derived); {_CNNIC_2021}"),
     Param("citizens.access_rural", float, 0.576, "probability that a rural citizen has internet access",
           unit="probability", low=0.0, high=1.0, source=f"rural internet penetration Dec 2021 (57.6 %); {_CNNIC_2021}"),
-    Param("citizens.access_age_factor", float, (1.15, 1.0, 0.59),
+    Param("citizens.access_age_factor", float, (1.15, 1.05, 0.59),
           "multiplier of the access probability by age group (capped so probabilities stay <= 1)",
           unit="-", low=0.0, high=5.0, length=3,
-          source="elderly: 60+ penetration 43.2 % / national 73.0 % = 0.59 (CNNIC Dec 2021); young: assumption"),
+          source="elderly: 60+ penetration 43.2 % / national 73.0 % = 0.59 (CNNIC Dec 2021, govsim/data/cnnic_elderly.csv); "
+                 "young/working: assumption young = 1.1 × working, scaled so the factors average 1 over the age shares "
+                 "(national penetration stays 73.0 %, govsim/data/cnnic_penetration.csv)"),
     Param("citizens.literacy_a", float, (5.0, 3.0, 1.5),
           "Beta distribution parameter a of initial digital literacy, by age group", unit="-",
           low=0.01, high=100.0, length=3,
@@ -68,6 +105,11 @@ declare(
     Param("citizens.rural_literacy_factor", float, 0.8,
           "multiplier of initial literacy for rural citizens", unit="-", low=0.0, high=1.0,
           source="assumption: rural penetration is 0.71 of urban (CNNIC Dec 2021); skills gap taken milder"),
+    Param("citizens.offline_literacy_factor", float, 0.55,
+          "multiplier of initial literacy for citizens without internet access", unit="-", low=0.0, high=1.0,
+          source="calibrated: 48.4 % of non-users lack computer/internet skills (CNNIC Dec 2021, "
+                 "govsim/data/cnnic_nonuser_reasons.csv); 0.55 puts 48 % of citizens without access below "
+                 "literacy 0.25, where an online attempt succeeds half the time at default usability"),
     Param("citizens.education_literacy_shift", float, 0.1,
           "added to initial literacy per education level above low (then clipped to [0, 1])", unit="literacy",
           low=0.0, high=0.5, source="assumption: CNNIC non-users cite education/literacy (25.7 % in 2021)"),
@@ -125,6 +167,10 @@ class Population:
     time_cost: np.ndarray
     needs_total: np.ndarray
     unmet: np.ndarray
+    expectation: np.ndarray
+    served: np.ndarray
+    lapsed_until: np.ndarray
+    trained: np.ndarray
 
     @property
     def nbytes(self) -> int:
@@ -147,7 +193,8 @@ def create_population(scenario, rng: np.random.Generator) -> Population:
     regions.n`` shuffled, so regions differ as provinces do); urban/rural, age
     group and education are independent draws; internet access is Bernoulli by
     urban/rural times the age factor; literacy is Beta by age group, scaled for
-    rural citizens and shifted by education.
+    rural citizens and for citizens without access, and shifted by education
+    (see the module docstring for the order of draws and the calibration).
 
     Parameters
     ----------
@@ -180,6 +227,7 @@ def create_population(scenario, rng: np.random.Generator) -> Population:
     lit = rng.beta(a, b)
     lit = np.where(urban, lit, lit * s["citizens.rural_literacy_factor"])
     lit = np.clip(lit + s["citizens.education_literacy_shift"] * edu, 0.0, 1.0)
+    lit = np.where(access, lit, lit * s["citizens.offline_literacy_factor"])
 
     pm = s["citizens.privacy_mean"]
     privacy = rng.beta(4 * pm, 4 * (1 - pm), size=n)
@@ -203,4 +251,8 @@ def create_population(scenario, rng: np.random.Generator) -> Population:
         time_cost=np.zeros(n, dtype=np.float32),
         needs_total=np.zeros(n, dtype=np.int32),
         unmet=np.zeros(n, dtype=np.int32),
+        expectation=np.full(n, 0.5, dtype=np.float32),
+        served=np.zeros(n, dtype=np.int32),
+        lapsed_until=np.zeros(n, dtype=np.int32),
+        trained=np.zeros(n, dtype=bool),
     )

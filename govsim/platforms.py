@@ -1,42 +1,197 @@
-"""Service platforms: few Mesa agents, one or more per region.
+"""Service platforms: few Mesa agents, an integrated portal and departmental apps per region.
 
-A :class:`Platform` is an integrated "one network" portal or a single
-department's app (MODEL.md, "Platforms"). Its quality attributes drive the
-online channel: coverage C (share of service types online), usability U,
-integration I (share of cross-department data shared), reliability (1 − the
-probability of an outage in a step) and security (1 − the probability of a
-breach in a step).
+A :class:`Platform` is either a region's integrated "one network" portal
+(``kind = "portal"``, one per region, never retired) or a single department's
+app (``kind = "app"``), launched by the local government (MODEL.md,
+"Platforms"; seeds 001, 002, 004).
 
-:func:`regional_quality` turns the platforms of each region into the per-region
-arrays the vectorised citizen processes index by ``citizens.region``.
+State of a platform
+-------------------
+* quality: coverage C (share of service types it puts online), usability U,
+  integration I (share of its data exchanged with other departments),
+  reliability R (each online attempt fails with 1 − R) and security S
+  (1 − the probability of a breach in a step, used by random breaches in
+  :mod:`govsim.shocks` and by the citizens' privacy risk);
+* ``demand`` in [0, 1]: the share of the services it digitises that citizens
+  actually need (1 for the portal, ``platform.portal_demand``; for an app a
+  Beta draw with mean ``platform.app_demand_mean`` and concentration 4 from the
+  ``apps`` child of the governments stream: departmental apps are often built
+  for the metric, not for a need);
+* money: ``build_cost`` (``platform.build_cost`` for an app), ``upkeep`` per
+  step (``platform.portal_upkeep``, ``platform.app_upkeep``) and ``spent``
+  (build + upkeep + quality investment so far);
+* the reporting burden it places on cadres: ``formalism.checkin_hours`` of
+  check-ins and ``formalism.forms_per_app`` report forms per cadre per step
+  (computed in :mod:`govsim.cadres`; :meth:`Platform.burden_hours`);
+* real use: ``uses`` (needs it served online this step), its use rate per
+  1,000 residents averaged over the last ``platform.use_window`` steps, its
+  benefit, the zombie flag and the demand × benefit quadrant.
+
+What citizens meet in a region (fragmentation)
+----------------------------------------------
+A need falls in a service type; it goes to a platform that covers that type.
+The *routing share* of live platform p in region r is its share of the
+region's needs that are in demand and covered::
+
+    r_p = d_p C_p / Σ_q d_q C_q
+
+:func:`regional_quality` gives the citizens of region r::
+
+    coverage_r    = 1 − Π_p (1 − C_p)                 (union of the service types covered)
+    usability_r   = Σ_p r_p U_p / (1 + φ (n_eff,r − 1)),  n_eff,r = 1 / Σ_p r_p²
+    integration_r = Σ_p r_p I_p
+    reliability_r = Σ_p r_p R_p online_p               (an outage fails every need routed there)
+    security_r    = Π_p S_p                           (any of the apps holding one's data can leak it)
+
+n_eff is the effective number of separate apps a citizen must find, register
+with and learn (the inverse Herfindahl index of the routing shares): 1 when one
+portal carries every need, n when needs are spread evenly over n apps. Each
+extra effective app divides usability by 1 + φ (φ = ``platform.fragmentation``),
+the hyperbolic form saying that the cost of one more app is felt most when
+there are few. Coverage is the union because separate apps do put more
+services online; integration is what the citizen meets for the needs she has;
+security is a product because every platform holding a citizen's data is an
+attack surface.
+
+Data sharing for cadres (:func:`data_sharing`) is the plain mean of I_p over
+the region's live platforms: every department's form is filled, whether or not
+citizens use its app.
+
+Investment, depreciation, capacity mismatch
+-------------------------------------------
+Local governments invest each step (:mod:`govsim.governments`). A platform
+receiving x budget units in a step closes a share of the gap to its target
+q*, with diminishing returns::
+
+    q ← q + (q* − q) × (1 − exp(−x / platform.invest_scale))
+
+for each of C (portal only: an app covers one department's services, its C is
+fixed), U, I, R and S. The ceilings of C and I are the local government's
+ambition a_r (what it tries to build; they never fall by investing:
+max(0, ·)); S's ceiling is 1. For U and R the target is the quality the region
+can actually run, 1 − k·m_r, where m_r = max(0, a_r − capacity) is its
+capacity mismatch and k = ``government.mismatch_penalty``, and they move
+towards it from above too (no max): each upgrade rebuilds the platform at the
+region's own level, so ambition beyond capacity wears down the usability and
+reliability of what is there ("technology superposition is not technology
+application"); new apps are built with U and R scaled by the same 1 − k·m_r
+(seed 001: adapt to local digital capability). The exponential form gives
+diminishing returns: each unit buys less as the gap closes, and a gap halves
+with every ln 2 × invest_scale spent.
+Usability depreciates by ``platform.depreciation`` of its level per step
+(expectations rise, software ages). When a government cannot pay a platform's
+upkeep, the unpaid share u makes U, R and S fall by
+``platform.unfunded_decay`` × u of their level.
+
+Real use, benefit, zombies and quadrants
+----------------------------------------
+The channel mechanics record a region's successful online needs on its
+platforms. :func:`split_uses` re-splits each region's total among its
+platforms in proportion to r_p × U_p × R_p × online_p: the needs routed to a
+platform, times the chance they succeed there, and nothing through a platform
+that is down (proposed to the channel mechanics as the split to use).
+
+* use rate = mean over the last ``platform.use_window`` steps of
+  uses per 1,000 residents of the region per step;
+* **zombie**: a live platform whose use rate is below
+  ``platform.zombie_threshold`` (uses per 1,000 residents per step): it is kept
+  alive (upkeep, check-ins, forms) while almost nobody uses it;
+* **demand** d_p as above; **benefit** = the share of the needs its services
+  address that it actually served online over the window,
+  Σ uses_p / Σ (needs_r × d_p × C_p), clipped to [0, 1];
+* **quadrant** (seed 001, "demand and efficiency"): demand ≥
+  ``platform.demand_threshold`` and benefit ≥ ``platform.benefit_threshold``:
+  *effective*; low demand, high benefit: *useful_unsolicited* ("uninvited but
+  produced a lot of effectiveness"); high demand, low benefit: *failed*
+  (needed but "loses its important functionality"); low demand, low benefit:
+  *decoration*.
+
+:func:`platform_table` gives one row per platform (live or retired) at any
+time, e.g. at the end of a run.
 """
 
 from __future__ import annotations
 
+import math
+from collections import deque
+
 import mesa
 import numpy as np
+import pandas as pd
 
+from .cadres import residents
 from .config import Param, declare
+from .metrics import declare_output, register_reporter
 
 QUALITY = ("coverage", "usability", "integration", "reliability", "security")
+QUADRANTS = ("effective", "useful_unsolicited", "failed", "decoration")
+_FI = "govsim/data/formalism_indicators.csv"
 
 declare(
-    Param("platform.coverage", float, 0.6, "share of service types that can be completed online (C)",
+    Param("platform.coverage", float, 0.6, "share of service types the portal puts online (C)",
           unit="share", low=0.0, high=1.0,
           source="assumption: UN OSI for China rose from 0.61 (2014) to 0.91 (2020) (govsim/data/un_egdi_china.csv); 0.6 at the start"),
-    Param("platform.usability", float, 0.6, "usability of the platform (U), scales the effort a user needs",
+    Param("platform.usability", float, 0.6, "initial usability of the portal (U), scales the effort a user needs",
           unit="[0, 1]", low=0.0, high=1.0, source="assumption"),
-    Param("platform.integration", float, 0.5, "share of cross-department data shared (I)", unit="share",
-          low=0.0, high=1.0, source="assumption: partial integration before the 'one network' reforms"),
-    Param("platform.reliability", float, 0.97, "probability that the platform works in a step (each online attempt fails with 1 - reliability)",
+    Param("platform.integration", float, 0.5, "initial share of the portal's cross-department data shared (I)",
+          unit="share", low=0.0, high=1.0, source="assumption: partial integration before the 'one network' reforms"),
+    Param("platform.reliability", float, 0.97,
+          "initial reliability of every platform: each online attempt fails with 1 - reliability",
           unit="probability", low=0.0, high=1.0, source="assumption: roughly one outage-month every three years"),
-    Param("platform.security", float, 0.99, "probability of no data breach in a step", unit="probability",
-          low=0.0, high=1.0, source="assumption"),
+    Param("platform.security", float, 0.99, "initial probability of no data breach in a step, every platform",
+          unit="probability", low=0.0, high=1.0, source="assumption"),
+    Param("platform.initial_apps", int, 6, "departmental apps each region runs at the start, besides its portal",
+          unit="apps/region", low=0, high=200,
+          source=f"7-8 work apps per township cadre ({_FI}: apps_per_cadre_township_xinchang) = a portal + 6 apps"),
+    Param("platform.max_apps", int, 40, "most departmental apps a region can run (hard bound, for tractability)",
+          unit="apps/region", low=0, high=1000,
+          source=f"assumption: above the 23 apps on one worker's phone ({_FI}: education_cadre_apps_peak)"),
+    Param("platform.app_coverage", float, 0.05, "share of service types one departmental app puts online",
+          unit="share", low=0.0, high=1.0, source="assumption: one department of about twenty"),
+    Param("platform.app_usability", float, 0.5, "usability of a new departmental app built within capacity",
+          unit="[0, 1]", low=0.0, high=1.0, source="assumption: below the portal's (smaller teams)"),
+    Param("platform.app_integration", float, 0.2, "integration of a new departmental app (share of its data shared)",
+          unit="share", low=0.0, high=1.0, source="assumption: departmental apps are data silos (seed 002)"),
+    Param("platform.app_demand_mean", float, 0.4,
+          "mean demand of a new app: share of the services it digitises that citizens need (Beta, concentration 4)",
+          unit="share", low=0.01, high=0.99,
+          source="assumption: apps built for the metric often meet no need (seed 001, 'decoration')"),
+    Param("platform.portal_demand", float, 1.0, "demand of the integrated portal (share of its services citizens need)",
+          unit="share", low=0.0, high=1.0, source="assumption: the portal carries the common services"),
+    Param("platform.build_cost", float, 100.0, "cost of building one departmental app", unit="budget units",
+          low=0.0, high=1e12, source="assumption: one month of a region's mean digital budget (small outsourced apps)"),
+    Param("platform.portal_upkeep", float, 15.0, "upkeep of the portal per step", unit="budget units/step",
+          low=0.0, high=1e12, source="assumption"),
+    Param("platform.app_upkeep", float, 5.0, "upkeep of one departmental app per step", unit="budget units/step",
+          low=0.0, high=1e12, source="assumption: hosting, maintenance and a content editor"),
+    Param("platform.invest_scale", float, 1000.0,
+          "quality investment in one platform in a step that closes 1 - 1/e of its quality gaps",
+          unit="budget units", low=1e-9, high=1e12, source="assumption: diminishing returns, years to mature"),
+    Param("platform.depreciation", float, 0.015, "share of usability lost per step (software ages, expectations rise)",
+          unit="share/step", low=0.0, high=1.0,
+          source="assumption: set so that under the default regime the baseline's platforms keep about their initial "
+                 "usability (calibration RMSE 0.011 to the CNNIC path, 4 seeds)"),
+    Param("platform.unfunded_decay", float, 0.05,
+          "share of usability, reliability and security lost per step when upkeep is entirely unpaid",
+          unit="share/step", low=0.0, high=1.0, source="assumption"),
+    Param("platform.fragmentation", float, 0.15,
+          "usability penalty per extra effective app a citizen must navigate: U / (1 + this × (n_eff − 1))",
+          unit="per app", low=0.0, high=10.0, source="assumption: each app is another account, login and interface"),
+    Param("platform.zombie_threshold", float, 2.0,
+          "use rate below which a live platform is a zombie app", unit="uses/1,000 residents/step",
+          low=0.0, high=1e6, source="assumption: used by fewer than 0.2 % of residents a month"),
+    Param("platform.use_window", int, 3, "steps over which use rate and benefit are averaged", unit="steps",
+          low=1, high=120, source="assumption: a quarter"),
+    Param("platform.demand_threshold", float, 0.5, "demand at or above which a platform's services are needed",
+          unit="share", low=0.0, high=1.0, source="assumption: half its services are needed"),
+    Param("platform.benefit_threshold", float, 0.4,
+          "benefit (share of the needs it addresses served online through it) at or above which it delivers",
+          unit="share", low=0.0, high=1.0, source="assumption"),
 )
 
 
 class Platform(mesa.Agent):
-    """A service platform (Mesa agent).
+    """A service platform (Mesa agent): an integrated portal or a departmental app.
 
     Parameters
     ----------
@@ -45,6 +200,10 @@ class Platform(mesa.Agent):
         Owner region (its local government).
     kind : {"portal", "app"}
         Integrated portal or a single department's app.
+    demand : float
+        Share of the services it digitises that citizens need.
+    build_cost, upkeep : float
+        Money to build it and to keep it running per step.
     **quality : float
         Initial ``coverage``, ``usability``, ``integration``, ``reliability``,
         ``security``.
@@ -58,46 +217,311 @@ class Platform(mesa.Agent):
     ('portal', True)
     """
 
-    def __init__(self, model, region: int, kind: str = "portal", **quality: float):
+    def __init__(self, model, region: int, kind: str = "portal", demand: float = 1.0, build_cost: float = 0.0,
+                 upkeep: float = 0.0, **quality: float):
         super().__init__(model)
         self.region = int(region)
         self.kind = kind
         for name in QUALITY:
             setattr(self, name, float(quality[name]))
+        self.demand = float(demand)
+        self.build_cost = float(build_cost)
+        self.upkeep = float(upkeep)
+        self.spent = float(build_cost)
+        self.paid_share = 1.0  # share of this step's upkeep paid
+        self.created = int(getattr(model, "time_step", 0))
+        self.retired: int | None = None
         self.online = True  # False while an outage shock lasts
-        self.uses = 0  # needs served online this step
+        self.offline_until = 0
+        self.uses = 0.0  # needs served online this step
+        window = int(model.params["platform.use_window"])
+        self._uses_hist: deque = deque(maxlen=window)
+        self._domain_hist: deque = deque(maxlen=window)
+        self.use_rate = 0.0
+        self.benefit = 0.0
+        self.zombie = False
+        self.quadrant = "decoration"
+        self.feedback = 0.0  # feedback received this step
 
+    # -- dynamics ---------------------------------------------------------------
     def step(self) -> None:
-        """Platforms change through investment and shocks (governance mechanics)."""
+        """Come back online when an outage ends; usability depreciates."""
+        if not self.online and self.model.time_step >= self.offline_until:
+            self.online = True
+        self.usability *= 1.0 - self.model.params["platform.depreciation"]
+
+    def invest(self, amount: float, ceiling_ur: float = 1.0, ceiling_ci: float = 1.0) -> None:
+        """Spend ``amount`` on quality: each attribute closes 1 − exp(−amount/scale) of its gap.
+
+        ``ceiling_ur`` is the level of usability and reliability the region can
+        achieve (capacity mismatch): they move towards it, from below or above;
+        ``ceiling_ci`` is the ceiling of coverage and integration (ambition),
+        which never fall by investing; coverage grows only on the portal.
+        """
+        if amount <= 0:
+            return
+        g = 1.0 - math.exp(-amount / self.model.params["platform.invest_scale"])
+        ceilings = {"coverage": ceiling_ci if self.kind == "portal" else self.coverage, "usability": ceiling_ur,
+                    "integration": ceiling_ci, "reliability": ceiling_ur, "security": 1.0}
+        for name, top in ceilings.items():
+            q = getattr(self, name)
+            gap = top - q if name in ("usability", "reliability") else max(0.0, top - q)
+            setattr(self, name, q + gap * g)
+        self.spent += amount
+
+    def maintain(self, paid_share: float) -> None:
+        """Pay the upkeep (share ``paid_share`` of it); an unpaid share degrades U, R and S."""
+        self.paid_share = float(paid_share)
+        self.spent += self.upkeep * paid_share
+        unpaid = 1.0 - paid_share
+        if unpaid > 0:
+            loss = 1.0 - self.model.params["platform.unfunded_decay"] * unpaid
+            self.usability *= loss
+            self.reliability *= loss
+            self.security *= loss
+
+    def burden_hours(self, sharing: float | None = None) -> float:
+        """Formalism hours per cadre per step this platform demands (check-ins + its forms × (1 − D))."""
+        p = self.model.params
+        if sharing is None:
+            sharing = float(data_sharing(self.model)[self.region])
+        return p["formalism.checkin_hours"] + p["formalism.forms_per_app"] * p["formalism.entry_hours"] * (1.0 - sharing)
+
+
+# -- building ----------------------------------------------------------------------
+def _draw_demand(model, rng: np.random.Generator) -> float:
+    m = model.params["platform.app_demand_mean"]
+    return float(rng.beta(4.0 * m, 4.0 * (1.0 - m)))
+
+
+def new_app(model, region: int, mismatch: float, rng: np.random.Generator) -> Platform:
+    """Build a departmental app in ``region`` (adds it to ``model.platforms``).
+
+    Its usability and reliability are scaled by 1 − k × mismatch
+    (``government.mismatch_penalty``); its demand is drawn from ``rng``.
+    """
+    p = model.params
+    factor = max(0.0, 1.0 - p["government.mismatch_penalty"] * mismatch)
+    app = Platform(model, region, "app", demand=_draw_demand(model, rng), build_cost=p["platform.build_cost"],
+                   upkeep=p["platform.app_upkeep"], coverage=p["platform.app_coverage"],
+                   usability=p["platform.app_usability"] * factor, integration=p["platform.app_integration"],
+                   reliability=p["platform.reliability"] * factor, security=p["platform.security"])
+    model.platforms.append(app)
+    return app
+
+
+def retire(model, platform: Platform) -> None:
+    """Switch a platform off for good (kept in ``model.retired_platforms`` for the platform table)."""
+    platform.retired = int(model.time_step)
+    platform.zombie = False
+    model.platforms.remove(platform)
+    model.__dict__.setdefault("retired_platforms", []).append(platform)
+    platform.remove()
 
 
 def build_platforms(model) -> list[Platform]:
-    """One integrated portal per region, with the scenario's quality."""
-    q = {name: model.params[f"platform.{name}"] for name in QUALITY}
-    return [Platform(model, r, "portal", **q) for r in range(model.n_regions)]
+    """One integrated portal per region (the scenario's quality) and ``platform.initial_apps`` apps each.
+
+    Apps are built region by region; their demand comes from the ``apps``
+    child of the governments stream and their usability and reliability carry the region's capacity
+    mismatch (:func:`new_app`).
+    """
+    p = model.params
+    q = {name: p[f"platform.{name}"] for name in QUALITY}
+    model.platforms = [Platform(model, r, "portal", demand=p["platform.portal_demand"],
+                                upkeep=p["platform.portal_upkeep"], **q) for r in range(model.n_regions)]
+    model.retired_platforms = []
+    rng = model.gov_streams["apps"]
+    for gov in model.local_governments:
+        for _ in range(int(p["platform.initial_apps"])):
+            new_app(model, gov.region, gov.mismatch, rng)
+    return model.platforms
+
+
+# -- what citizens meet -------------------------------------------------------------
+def routing_shares(model) -> tuple[np.ndarray, np.ndarray]:
+    """Routing share r_p of each live platform (in ``model.platforms`` order) and n_eff per region."""
+    plats = model.platforms
+    region = np.fromiter((p.region for p in plats), dtype=np.int64, count=len(plats))
+    w = np.fromiter((p.demand * p.coverage for p in plats), dtype=float, count=len(plats))
+    tot = np.bincount(region, weights=w, minlength=model.n_regions)
+    share = np.divide(w, tot[region], out=np.zeros_like(w), where=tot[region] > 0)
+    hhi = np.bincount(region, weights=share**2, minlength=model.n_regions)
+    n_eff = np.divide(1.0, hhi, out=np.ones_like(hhi), where=hhi > 0)
+    return share, n_eff
 
 
 def regional_quality(model) -> dict[str, np.ndarray]:
-    """Per-region arrays of the quality citizens meet online.
+    """Per-region arrays of the quality citizens meet online (see the module docstring).
 
-    Where a region runs several platforms, a citizen's need goes to the best
-    covering one: coverage, usability, integration and security are use-weighted
-    means and reliability is that of the working platforms (an outage sets it to 0).
     Regions without a platform get zeros.
     """
     n = model.n_regions
+    plats = model.platforms
     out = {name: np.zeros(n) for name in QUALITY}
-    weight = np.zeros(n)
-    for p in model.platforms:
-        w = p.coverage + 1e-12
-        for name in QUALITY:
-            value = getattr(p, name)
-            if name == "reliability" and not p.online:
-                value = 0.0  # an outage (a scheduled shock) fails every online attempt
-            out[name][p.region] += w * value
-        weight[p.region] += w
-    has = weight > 0
+    if not plats:
+        return out
+    share, n_eff = routing_shares(model)
+    not_covered = np.ones(n)
+    secure = np.ones(n)
+    usab = np.zeros(n)
+    has = np.zeros(n, dtype=bool)
+    for p, s in zip(plats, share):
+        r = p.region
+        has[r] = True
+        not_covered[r] *= 1.0 - p.coverage
+        secure[r] *= p.security
+        usab[r] += s * p.usability
+        out["integration"][r] += s * p.integration
+        out["reliability"][r] += s * p.reliability * (1.0 if p.online else 0.0)
+    out["coverage"] = np.where(has, 1.0 - not_covered, 0.0)
+    out["security"] = np.where(has, secure, 0.0)
+    out["usability"] = usab / (1.0 + model.params["platform.fragmentation"] * (n_eff - 1.0))
     for name in QUALITY:
-        out[name][has] /= weight[has]
-    out["coverage"] = np.minimum(out["coverage"], 1.0)
+        np.clip(out[name], 0.0, 1.0, out=out[name])
     return out
+
+
+def data_sharing(model) -> np.ndarray:
+    """Data sharing D_r per region: mean integration of its live platforms (0 without platforms)."""
+    n = model.n_regions
+    tot = np.zeros(n)
+    cnt = np.zeros(n)
+    for p in getattr(model, "platforms", ()):
+        tot[p.region] += p.integration
+        cnt[p.region] += 1
+    return np.divide(tot, cnt, out=np.zeros(n), where=cnt > 0)
+
+
+def apps_by_region(model) -> np.ndarray:
+    """Live departmental apps per region (the portal excluded)."""
+    out = np.zeros(model.n_regions, dtype=np.int64)
+    for p in model.platforms:
+        if p.kind == "app":
+            out[p.region] += 1
+    return out
+
+
+# -- real use ------------------------------------------------------------------------
+def split_uses(model, per_region: np.ndarray | None = None) -> None:
+    """Split each region's online uses among its platforms ∝ r_p × U_p × R_p × online_p.
+
+    ``per_region`` defaults to the sum of the ``uses`` the channel mechanics
+    recorded on each region's platforms this step.
+    """
+    plats = model.platforms
+    if not plats:
+        return
+    region = np.fromiter((p.region for p in plats), dtype=np.int64, count=len(plats))
+    if per_region is None:
+        per_region = np.bincount(region, weights=[float(p.uses) for p in plats], minlength=model.n_regions)
+    share, _ = routing_shares(model)
+    w = share * np.fromiter((p.usability * p.reliability * (1.0 if p.online else 0.0) for p in plats),
+                            dtype=float, count=len(plats))
+    tot = np.bincount(region, weights=w, minlength=model.n_regions)
+    uses = np.divide(w * np.asarray(per_region, dtype=float)[region], tot[region], out=np.zeros_like(w),
+                     where=tot[region] > 0)
+    for p, u in zip(plats, uses):
+        p.uses = float(u)
+
+
+def update_use(model, needs_by_region: np.ndarray) -> None:
+    """After service: use rate, benefit, zombie flag and quadrant of every live platform."""
+    p = model.params
+    res = residents(model)
+    z, dt, bt = p["platform.zombie_threshold"], p["platform.demand_threshold"], p["platform.benefit_threshold"]
+    for plat in model.platforms:
+        r = plat.region
+        plat._uses_hist.append(1000.0 * plat.uses / res[r] if res[r] > 0 else 0.0)
+        plat._domain_hist.append(1000.0 * needs_by_region[r] * plat.demand * plat.coverage / res[r]
+                                 if res[r] > 0 else 0.0)
+        plat.use_rate = float(sum(plat._uses_hist) / len(plat._uses_hist))
+        dom = float(sum(plat._domain_hist))
+        plat.benefit = min(1.0, float(sum(plat._uses_hist)) / dom) if dom > 0 else 0.0
+        plat.zombie = plat.use_rate < z
+        plat.quadrant = quadrant(plat.demand, plat.benefit, dt, bt)
+
+
+def quadrant(demand: float, benefit: float, demand_threshold: float, benefit_threshold: float) -> str:
+    """The demand × benefit quadrant of seed 001.
+
+    Examples
+    --------
+    >>> quadrant(0.9, 0.5, 0.5, 0.25), quadrant(0.1, 0.5, 0.5, 0.25)
+    ('effective', 'useful_unsolicited')
+    >>> quadrant(0.9, 0.1, 0.5, 0.25), quadrant(0.1, 0.1, 0.5, 0.25)
+    ('failed', 'decoration')
+    """
+    needed = demand >= demand_threshold
+    delivers = benefit >= benefit_threshold
+    if needed:
+        return "effective" if delivers else "failed"
+    return "useful_unsolicited" if delivers else "decoration"
+
+
+def platform_table(model) -> pd.DataFrame:
+    """One row per platform (live, then retired): a tidy table for the end of a run.
+
+    Columns: ``id``, ``region``, ``kind``, ``created``, ``retired`` (step or
+    -1), ``alive``, ``demand``, ``benefit``, ``quadrant``, ``use_rate`` (uses
+    per 1,000 residents per step, window mean), ``uses`` (this step),
+    ``zombie``, ``build_cost``, ``upkeep``, ``cost`` (money spent on it so
+    far), ``burden_hours`` (formalism hours per cadre per step it demands),
+    the five quality attributes and ``online``.
+
+    Examples
+    --------
+    >>> import govsim
+    >>> m = govsim.GovModel(govsim.load_scenario("baseline", {"citizens.n": 500}), rng=0)
+    >>> _ = m.run(3)
+    >>> t = platform_table(m)
+    >>> set(t["quadrant"]) <= set(QUADRANTS), int((t["kind"] == "portal").sum()) == m.n_regions
+    (True, True)
+    """
+    sharing = data_sharing(model)
+    rows = []
+    for plat in [*model.platforms, *getattr(model, "retired_platforms", [])]:
+        rows.append({
+            "id": plat.unique_id, "region": plat.region, "kind": plat.kind, "created": plat.created,
+            "retired": -1 if plat.retired is None else plat.retired, "alive": plat.retired is None,
+            "demand": plat.demand, "benefit": plat.benefit, "quadrant": plat.quadrant,
+            "use_rate": plat.use_rate, "uses": plat.uses, "zombie": plat.zombie,
+            "build_cost": plat.build_cost, "upkeep": plat.upkeep, "cost": plat.spent,
+            "burden_hours": plat.burden_hours(float(sharing[plat.region])),
+            **{name: getattr(plat, name) for name in QUALITY}, "online": plat.online,
+        })
+    return pd.DataFrame(rows)
+
+
+# -- outputs -------------------------------------------------------------------------
+for _name, _unit, _doc in [
+    ("apps_per_region", "apps", "mean number of live departmental apps per region (the portal excluded)"),
+    ("platforms_total", "platforms", "live platforms (portals and apps) in all regions"),
+    ("zombie_apps", "platforms", "live platforms whose use rate is below platform.zombie_threshold"),
+    ("platforms_effective", "platforms", "live platforms with demand and benefit at or above their thresholds"),
+    ("platforms_useful_unsolicited", "platforms", "live platforms with low demand but benefit above threshold"),
+    ("platforms_failed", "platforms", "live platforms with demand above threshold but low benefit"),
+    ("platforms_decoration", "platforms", "live platforms with low demand and low benefit"),
+    ("online_usability", "[0, 1]", "mean over regions of the usability citizens meet online (after fragmentation)"),
+    ("data_sharing", "share", "mean over regions of data sharing D (mean integration of live platforms)"),
+]:
+    declare_output(_name, _unit, _doc)
+
+
+@register_reporter
+def _platform_outputs(model) -> dict:
+    plats = model.platforms
+    counts = dict.fromkeys(QUADRANTS, 0)
+    zombies = 0
+    for p in plats:
+        counts[p.quadrant] += 1
+        zombies += bool(p.zombie)
+    q = getattr(model, "quality", None) or regional_quality(model)
+    return {
+        "apps_per_region": float(apps_by_region(model).mean()) if model.n_regions else 0.0,
+        "platforms_total": len(plats),
+        "zombie_apps": zombies,
+        **{f"platforms_{k}": v for k, v in counts.items()},
+        "online_usability": float(np.mean(q["usability"])) if model.n_regions else 0.0,
+        "data_sharing": float(data_sharing(model).mean()) if model.n_regions else 0.0,
+    }

@@ -85,16 +85,26 @@ class SerialExecutor(Executor):
 
 
 # -- local processes ----------------------------------------------------------------------
-_WORKER_JOB = None
+_WORKER_JOBS: dict = {}
 
 
-def _init_worker(job) -> None:
-    global _WORKER_JOB
-    _WORKER_JOB = job
+def _init_worker() -> None:
+    """Pool workers ignore Ctrl-C: the driver handles it and shuts the pool down."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _run_in_worker(task: Task) -> Outcome:
-    return execute(_WORKER_JOB, task)
+def _run_in_worker(token: str, payload: bytes, task: Task) -> Outcome:
+    """Run ``task`` in a pool worker; the job is unpickled once per worker and experiment."""
+    job = _WORKER_JOBS.get(token)
+    if job is None:
+        import pickle
+
+        if len(_WORKER_JOBS) >= 4:
+            _WORKER_JOBS.pop(next(iter(_WORKER_JOBS)))
+        job = _WORKER_JOBS[token] = pickle.loads(payload)
+    return execute(job, task)
 
 
 def _worker_died(index: int, detail: str) -> Outcome:
@@ -103,6 +113,10 @@ def _worker_died(index: int, detail: str) -> Outcome:
 
 class ProcessExecutor(Executor):
     """A persistent pool of ``workers`` spawned processes.
+
+    The pool survives between experiments (use it as a context manager, or
+    call :meth:`close`). Each task carries the pickled job, which every
+    worker unpickles once per experiment.
 
     Parameters
     ----------
@@ -123,9 +137,8 @@ class ProcessExecutor(Executor):
         self.retries = int(retries)
         self.inflight = int(inflight or 4 * self.workers)
         self._pool = None
-        self._job = None
 
-    def _new_pool(self, job):
+    def _new_pool(self):
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
@@ -133,9 +146,7 @@ class ProcessExecutor(Executor):
         # mesa forces the global start method to "spawn"; an explicit context
         # keeps this independent of whatever the global setting is.
         ctx = multiprocessing.get_context("spawn")
-        self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx,
-                                         initializer=_init_worker, initargs=(job,))
-        self._job = job
+        self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_init_worker)
         return self._pool
 
     def pids(self) -> list[int]:
@@ -144,10 +155,13 @@ class ProcessExecutor(Executor):
         return sorted(p.pid for p in procs.values() if p.pid)
 
     def run(self, job, tasks):
+        import pickle
         from concurrent.futures import FIRST_COMPLETED, wait
         from concurrent.futures.process import BrokenProcessPool
 
-        pool = self._pool if (self._pool is not None and self._job is job) else self._new_pool(job)
+        pool = self._pool if self._pool is not None else self._new_pool()
+        token = uuid.uuid4().hex
+        payload = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
         source = iter(tasks)
         retry: deque[Task] = deque()
         attempts: dict[int, int] = {}
@@ -169,7 +183,7 @@ class ProcessExecutor(Executor):
                     task = next(source, None)
                     if task is None:
                         return
-                running[pool.submit(_run_in_worker, task)] = task
+                running[pool.submit(_run_in_worker, token, payload, task)] = task
 
         try:
             submit_more()
@@ -199,7 +213,7 @@ class ProcessExecutor(Executor):
                             failed = requeue(task)
                             if failed is not None:
                                 yield failed
-                    pool = self._new_pool(job)
+                    pool = self._new_pool()
                 submit_more()
         finally:
             for fut in running:
@@ -212,7 +226,6 @@ class ProcessExecutor(Executor):
             except Exception:  # noqa: BLE001 - a broken pool may fail to shut down cleanly
                 pass
             self._pool = None
-            self._job = None
 
     def close(self):
         self._shutdown_pool()
@@ -266,8 +279,11 @@ class DaskExecutor(Executor):
             n = int(local_workers or default_workers())
             if n < 1:
                 raise ScenarioError(f"--dask-local must be >= 1, got {n}")
+            # no dashboard; the scheduler's small HTTP server (health checks) on a
+            # random loopback port rather than the fixed 8787
             self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                         dashboard_address=None)
+                                         dashboard_address=None,
+                                         scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
             self.client = Client(self._cluster, timeout=timeout)
         else:
             try:
@@ -300,12 +316,14 @@ class DaskExecutor(Executor):
         source = iter(tasks)
         attempt: dict[int, int] = {}
         by_key: dict[str, Task] = {}
+        pending: dict = {}
 
         def submit(task: Task):
             n = attempt.get(task.index, 0)
             key = f"govsim-run-{self._session}-{task.index}-{n}"
             fut = client.submit(_dask_run, job_future, task, key=key, pure=False, retries=self.retries)
             by_key[fut.key] = task
+            pending[fut.key] = fut
             return fut
 
         initial = []
@@ -318,6 +336,7 @@ class DaskExecutor(Executor):
         try:
             for fut in ac:
                 task = by_key.pop(fut.key)
+                pending.pop(fut.key, None)
                 try:
                     outcome = fut.result()
                 except Exception as exc:  # noqa: BLE001 - KilledWorker, lost data, cancelled...
@@ -334,8 +353,12 @@ class DaskExecutor(Executor):
                 if nxt is not None:
                     ac.add(submit(nxt))
         finally:
-            for fut in list(ac.futures):
-                fut.cancel()
+            ac.clear()
+            if pending:
+                try:
+                    client.cancel(list(pending.values()))
+                except Exception:  # noqa: BLE001
+                    pass
             try:
                 client.cancel([job_future])
             except Exception:  # noqa: BLE001

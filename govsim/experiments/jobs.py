@@ -159,9 +159,7 @@ class FunctionJob:
         if self.pass_seed:
             kwargs["seed"] = task.seed
         value = self.func(**kwargs)
-        row = {**_ids(task), **kwargs}
-        row.pop("seed", None)
-        row["seed"] = np.int64(task.seed)
+        row = {**_ids(task), **{k: task.overrides[k] for k in self.keys}}
         if isinstance(value, Mapping):
             missing = [o for o in self.outputs if o not in value]
             if missing:

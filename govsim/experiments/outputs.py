@@ -14,8 +14,10 @@ spec                           value
 ``min:COL[:A:B]``              minimum (over all steps, or the window)
 ``max:COL[:A:B]``              maximum (over all steps, or the window)
 ``first_step:COL>=LEVEL``      first step at which ``COL >= LEVEL`` (also
-                               ``>``, ``<=``, ``<``); ``steps + 1`` if never
-                               reached within the run (right-censored)
+                               ``>``, ``<=``, ``<``; quote it in a shell);
+                               ``steps + 1`` if never reached within the run
+                               (right-censored)
+``first_step:COL:LEVEL``       the same as ``first_step:COL>=LEVEL``
 =============================  ===============================================
 
 Specs are validated up front (unknown column with a did-you-mean, unknown
@@ -186,6 +188,8 @@ def parse_output(spec: str, columns: Sequence[str] | None = None, steps: int | N
         return name
 
     if func == "first_step":
+        if len(rest) == 2:  # first_step:COL:LEVEL is first_step:COL>=LEVEL (no shell quoting needed)
+            rest = [f"{rest[0]}>={rest[1]}"]
         if len(rest) != 1 or not _COMPARE.match(rest[0]):
             raise ScenarioError(f"output {text!r}: expected first_step:COLUMN>=LEVEL (or >, <=, <)", key="output")
         col, op, level = _COMPARE.match(rest[0]).groups()

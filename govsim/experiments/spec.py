@@ -137,7 +137,7 @@ class ExperimentSpec:
     design_columns: list[str]
     outputs: list[ScalarOutput] = field(default_factory=list)
     keep_series: bool = True
-    model: str | None = None
+    model: Any = None
     function: Callable | None = None
     function_outputs: list[str] = field(default_factory=list)
     sa: dict | None = None
@@ -213,7 +213,7 @@ class ExperimentSpec:
             "outputs": [o.spec for o in self.outputs] if self.kind == "sa" else [],
             "function_outputs": list(self.function_outputs),
             "keep_series": bool(self.keep_series),
-            "model": self.model,
+            "model": self.model if self.model is None or isinstance(self.model, str) else _callable_name(self.model),
             "function": _callable_name(self.function) if self.function is not None else None,
             "sa": self.sa,
         }

@@ -58,8 +58,24 @@ def part_name(index: int) -> str:
     return f"run-{index:06d}.parquet"
 
 
+def _file_mode() -> int:
+    old = os.umask(0o022)
+    os.umask(old)
+    return 0o666 & ~old
+
+
+FILE_MODE = _file_mode()
+
+
+def _mkstemp(folder: Path, name: str) -> tuple[int, str]:
+    """A hidden temporary file beside ``folder/name`` with the usual permissions."""
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+    os.fchmod(fd, FILE_MODE)
+    return fd, tmp
+
+
 def _atomic_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = _mkstemp(path.parent, path.name)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -71,9 +87,23 @@ def _atomic_bytes(path: Path, data: bytes) -> None:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    from ..results import write_json
+    from ..results import _json_default
 
-    write_json(path, data)
+    text = json.dumps(_finite(data), indent=2, default=_json_default, allow_nan=False) + "\n"
+    _atomic_bytes(Path(path), text.encode())
+
+
+def _finite(obj: Any) -> Any:
+    """Replace NaN and infinities by None, recursively (strict JSON)."""
+    if isinstance(obj, float):
+        return obj if np.isfinite(obj) else None
+    if isinstance(obj, np.floating):
+        return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, Mapping):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
 
 
 def read_manifest(folder: str | Path) -> dict | None:
@@ -105,7 +135,7 @@ class TableSink:
     [1, 2, 3]
     """
 
-    def __init__(self, folder: Path, name: str, csv: bool = True, rows: int = 65_536):
+    def __init__(self, folder: Path, name: str, csv: bool = True, rows: int = 16_384):
         self.folder = Path(folder)
         self.name = name
         self.csv = csv
@@ -123,12 +153,12 @@ class TableSink:
         import pyarrow.parquet as pq
 
         self.schema = schema
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{self.name}.parquet.", suffix=".tmp")
+        fd, tmp = _mkstemp(self.folder, f"{self.name}.parquet")
         os.close(fd)
         self._tmp.append(tmp)
         self._writer = pq.ParquetWriter(tmp, schema)
         if self.csv:
-            fd, tmpc = tempfile.mkstemp(dir=self.folder, prefix=f".{self.name}.csv.", suffix=".tmp")
+            fd, tmpc = _mkstemp(self.folder, f"{self.name}.csv")
             os.close(fd)
             self._tmp.append(tmpc)
             self._csv_fh = open(tmpc, "wb")
@@ -222,6 +252,7 @@ class _BaseStore:
         self.spec = spec
         self.status = np.zeros(spec.n_runs, dtype=np.int8)  # 0 pending, 1 done, 2 failed
         self.errors: dict[int, dict] = {}
+        self.extra: dict = {}
 
     # status ---------------------------------------------------------------
     def done(self) -> set[int]:
@@ -281,7 +312,8 @@ class MemoryStore(_BaseStore):
         return _MemorySink(self, name)
 
     def write_manifest(self, status: str, **extra) -> None:
-        self.manifest = {"status": status, "counts": self.counts(), **extra}
+        self.extra.update(extra)
+        self.manifest = {"status": status, "counts": self.counts(), **self.extra}
 
     def write_table(self, df: pd.DataFrame, name: str) -> None:
         self.final[name] = df
@@ -357,7 +389,6 @@ class DiskStore(_BaseStore):
         self._resumes = 0
         self._versions = None
         self._commit = None
-        self.extra: dict = {}
 
     # -- before anything is written -----------------------------------------------
     def check(self) -> str:
@@ -423,6 +454,7 @@ class DiskStore(_BaseStore):
         """
         from ..results import git_commit, versions
 
+        self.check()  # again, under the lock: another process may have started meanwhile
         f = self.folder
         for sub in ("parts", "errors"):
             self._dir(sub).mkdir(parents=True, exist_ok=True)
@@ -445,25 +477,36 @@ class DiskStore(_BaseStore):
         self._created = self._created or datetime.now(timezone.utc).isoformat(timespec="seconds")
         self._versions = versions()
         self._commit = git_commit()
-        n = self.spec.n_runs
-        for p in self._dir("parts", self.spec.primary_table).iterdir():
-            m = _PART.match(p.name)
-            if m and int(m.group(1)) < n:
-                self.status[int(m.group(1))] = 1
-        for p in self._dir("errors").iterdir():
-            m = re.match(r"^run-(\d+)\.json$", p.name)
-            if m and int(m.group(1)) < n and self.status[int(m.group(1))] == 0:
-                try:
-                    self.errors[int(m.group(1))] = json.loads(p.read_text())
-                except (OSError, json.JSONDecodeError):
-                    continue
-                self.status[int(m.group(1))] = 2
+        self.scan()
         self.write_manifest("running")
+        return self.done()
+
+    def scan(self) -> set[int]:
+        """Read the finished and failed runs from the folder (writes nothing)."""
+        n = self.spec.n_runs
+        self.status[:] = 0
+        self.errors.clear()
+        parts = self._dir("parts", self.spec.primary_table)
+        if parts.is_dir():
+            for p in parts.iterdir():
+                m = _PART.match(p.name)
+                if m and int(m.group(1)) < n:
+                    self.status[int(m.group(1))] = 1
+        errors = self._dir("errors")
+        if errors.is_dir():
+            for p in errors.iterdir():
+                m = re.match(r"^run-(\d+)\.json$", p.name)
+                if m and int(m.group(1)) < n and self.status[int(m.group(1))] == 0:
+                    try:
+                        self.errors[int(m.group(1))] = json.loads(p.read_text())
+                    except (OSError, json.JSONDecodeError):
+                        continue
+                    self.status[int(m.group(1))] = 2
         return self.done()
 
     def write_design(self, design: pd.DataFrame) -> None:
         """Write the design table (once; it is fixed by the spec hash)."""
-        if not (self.folder / "design.parquet").exists():
+        if not all((self.folder / f"design.{ext}").exists() for ext in ("parquet", "csv")):
             self.write_table(design, "design")
 
     # -- while running ----------------------------------------------------------------

@@ -1,0 +1,102 @@
+"""Digital-literacy training: a budgeted programme for a target group (MODEL.md step 7).
+
+Local programmes teach citizens to use online government services -- community
+classes for the elderly, village "digital literacy" courses, the 2021 national
+action plan for improving digital literacy and skills. The programme offers
+``training.budget`` seats per 10,000 citizens per step, allotted to each region
+in proportion to its residents, plus the seats its local government buys
+with the training share of its budget (``model.training_seats[r]``, seats per
+10,000 residents per step, written by :mod:`govsim.governments` when the
+governance mechanics run). Eligible are the citizens of the target group
+(``training.target``: ``all``, ``elderly``, ``rural`` or ``elderly_rural``)
+whose literacy is below ``training.max_literacy`` (the programme is for those
+who need it; nobody is eligible once they are past it).
+
+Each step, in region r with S_r seats and E_r eligible citizens, every eligible
+citizen is trained with probability ``min(1, S_r / E_r)`` (one uniform per
+eligible citizen, stream ``dynamics``; the expected number trained is
+``min(S_r, E_r)``, so the budget binds where demand exceeds it). Training closes
+``training.gain`` of the gap to full literacy, ``L ← L + gain × (1 − L)``, so L
+stays in [0, 1], and (``training.makes_aware``) tells the citizen about the
+online services. A trained citizen without internet access starts using the
+internet with probability ``training.access_prob`` (the course sets up the
+citizen's or the family's phone); the others may get online later, as their
+literacy now qualifies them (:mod:`govsim.learning`, "getting online").
+Citizens trained at least once are marked in ``Population.trained``.
+
+Random draws (stream ``dynamics``): one uniform per eligible citizen, then one
+per trained citizen without access.
+
+Called by :func:`govsim.learning.update_learning`, after learning by use and
+before learning from neighbours (so the trained teach their neighbours from the
+next step on).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .config import Param, declare
+
+TARGETS = ("all", "elderly", "rural", "elderly_rural")
+
+declare(
+    Param("training.budget", float, 0.0, "training seats per 10,000 citizens per step (0 = no programme)",
+          unit="seats/10k citizens/step", low=0.0, high=10_000.0, source="set per scenario"),
+    Param("training.target", str, "elderly", "group the training programme is for", choices=TARGETS,
+          source="seeds 000, 004: the elderly and rural citizens are the ones left behind"),
+    Param("training.gain", float, 0.3, "share of the gap to full literacy one training closes", unit="share",
+          low=0.0, high=1.0,
+          source="assumption: a short course takes a beginner a good part of the way to using one service"),
+    Param("training.max_literacy", float, 0.5, "citizens with literacy at or above this are not eligible",
+          unit="[0, 1]", low=0.0, high=1.0, source="assumption: courses for beginners"),
+    Param("training.makes_aware", bool, True, "a trained citizen becomes aware of the online services",
+          source="assumption: the course shows the services"),
+    Param("training.access_prob", float, 0.5,
+          "probability that a trained citizen without internet access starts using the internet",
+          unit="probability", low=0.0, high=1.0,
+          source="assumption: smartphone courses for the elderly set up the participant's or the family's phone; "
+                 "only 17.5 % of non-users cite a missing device (CNNIC 2021, govsim/data/cnnic_nonuser_reasons.csv)"),
+)
+
+
+def eligible(model) -> np.ndarray:
+    """Boolean mask of the citizens eligible for training this step."""
+    p = model.params
+    pop = model.citizens
+    mask = pop.literacy < p["training.max_literacy"]
+    target = p["training.target"]
+    if target in ("elderly", "elderly_rural"):
+        mask &= pop.age_group == 2
+    if target in ("rural", "elderly_rural"):
+        mask &= ~pop.urban
+    return mask
+
+
+def apply_training(model, rng: np.random.Generator) -> np.ndarray:
+    """Train this step's citizens; return their indices (also counted in ``model.step_trained``)."""
+    p = model.params
+    n_regions = model.n_regions
+    per_10k = np.full(n_regions, p["training.budget"])
+    bought = getattr(model, "training_seats", None)
+    if bought is not None:
+        per_10k = per_10k + np.asarray(bought, dtype=float)
+    if not (per_10k > 0).any() or p["training.gain"] <= 0:
+        model.step_trained = 0
+        return np.zeros(0, dtype=np.intp)
+    pop = model.citizens
+    idx = np.flatnonzero(eligible(model))
+    seats = model.channel_state.residents * per_10k / 10_000.0
+    reg = pop.region[idx]
+    n_elig = np.bincount(reg, minlength=n_regions)
+    prob = np.minimum(1.0, seats / np.maximum(n_elig, 1))
+    chosen = idx[rng.random(idx.size) < prob[reg]]
+    lit = pop.literacy
+    lit[chosen] += np.float32(p["training.gain"]) * (1.0 - lit[chosen])
+    if p["training.makes_aware"]:
+        pop.aware[chosen] = True
+    pop.trained[chosen] = True
+    offline = chosen[~pop.access[chosen]]
+    pop.access[offline[rng.random(offline.size) < p["training.access_prob"]]] = True
+    model.step_trained = int(chosen.size)
+    return chosen

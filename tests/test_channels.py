@@ -1,0 +1,315 @@
+"""Service channels: rationing, queues, fallback chain, conservation of needs, bounds."""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import govsim
+from govsim import channels
+from govsim.channels import (GROUP_NAMES, NO_NEED, QUEUED, SERVED_ASSISTED, SERVED_OFFLINE, SERVED_ONLINE, UNMET,
+                             ration)
+from govsim.citizens import AGE_GROUPS
+
+
+def model(overrides=None, seed=1, n=2000):
+    sc = govsim.load_scenario("baseline", {"citizens.n": n, **(overrides or {})})
+    return govsim.GovModel(sc, rng=seed)
+
+
+QUALITY = {"coverage": 0.9, "usability": 0.6, "integration": 0.5, "reliability": 0.97, "security": 0.99}
+
+
+@pytest.fixture
+def fixed_quality(monkeypatch):
+    """Freeze the quality citizens meet online (platforms and governments then do not move it)."""
+    import govsim.model as gm
+
+    def fix(**q):
+        values = {**QUALITY, **q}
+        monkeypatch.setattr(gm, "regional_quality",
+                            lambda m: {k: np.full(m.n_regions, float(v)) for k, v in values.items()})
+        return values
+
+    return fix
+
+
+# -- rationing ---------------------------------------------------------------------
+def test_ration_serves_longest_wait_first_and_finishes_the_case_in_hand():
+    rng = np.random.default_rng(0)
+    region = np.array([0, 0, 0, 0, 1, 1])
+    cost = np.array([1.0, 1.0, 1.0, 1.0, 2.0, 2.0])
+    waited = np.array([0, 3, 1, 2, 0, 0])
+    cap = np.array([2.5, 0.0])
+    served = ration(region, cost, waited, cap, rng)
+    # region 0: order by wait 3, 2, 1, 0 -> hours before: 0, 1, 2 (< 2.5: started), 3 (no)
+    assert served.tolist() == [False, True, True, True, False, False]
+
+
+def test_ration_fits_without_drawing_and_breaks_ties_at_random():
+    rng = np.random.default_rng(5)
+    state = rng.bit_generator.state
+    served = ration(np.array([0, 1, 1]), np.array([1.0, 1.0, 1.0]), np.zeros(3, int), np.array([1.0, 5.0]), rng)
+    assert served.all() and rng.bit_generator.state == state  # demand fits: no random key drawn
+    # ties (same wait) in an over-demanded region: each citizen first about half the time
+    firsts = [ration(np.zeros(2, int), np.ones(2), np.zeros(2, int), np.array([0.5]), rng)[0] for _ in range(400)]
+    assert 0.4 < np.mean(firsts) < 0.6
+
+
+def test_ration_zero_capacity_serves_nobody_unless_free():
+    served = ration(np.zeros(3, int), np.array([1.0, 0.0, 2.0]), np.zeros(3, int), np.array([0.0]),
+                    np.random.default_rng(0))
+    assert served.tolist() == [False, True, False]
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_ration_properties(data):
+    m = data.draw(st.integers(1, 60))
+    n_regions = data.draw(st.integers(1, 3))
+    region = np.array(data.draw(st.lists(st.integers(0, n_regions - 1), min_size=m, max_size=m)))
+    cost = np.array(data.draw(st.lists(st.sampled_from([0.0, 0.25, 0.5, 1.0, 2.5]), min_size=m, max_size=m)))
+    waited = np.array(data.draw(st.lists(st.integers(0, 3), min_size=m, max_size=m)))
+    cap = np.array(data.draw(st.lists(st.sampled_from([0.0, 0.3, 1.0, 2.0, 5.0, 100.0]),
+                                      min_size=n_regions, max_size=n_regions)))
+    served = ration(region, cost, waited, cap, np.random.default_rng(data.draw(st.integers(0, 99))))
+    assert served[cost == 0].all()
+    for r in range(n_regions):
+        inr = (region == r) & (cost > 0)
+        used = cost[inr & served].sum()
+        if (inr & ~served).any():
+            assert used >= cap[r] - 1e-9  # capacity exhausted before anyone is turned away
+            # nobody who waited less is served ahead of someone who waited more
+            assert waited[inr & served].min(initial=99) >= waited[inr & ~served].max()
+        if (inr & served).any():
+            assert used - cost[inr & served].max() < cap[r] + 1e-9  # at most the case in hand overruns
+
+
+# -- conservation ------------------------------------------------------------------
+def group_of(pop):
+    return pop.urban.astype(int) * len(AGE_GROUPS) + pop.age_group
+
+
+def check_step_conservation(m, pending_before):
+    """needs arising + queued before = served (by channel) + queued after + unmet, per group, from citizen arrays."""
+    pop = m.citizens
+    g = group_of(pop)
+    handled = m.step_needs + pending_before
+    out = m.step_outcome
+    pending_after = m.channel_state.pending
+    for k in range(len(GROUP_NAMES)):
+        in_k = g == k
+        arising = int(m.step_needs[in_k].sum()) + int(pending_before[in_k].sum())
+        ended = {code: int(handled[in_k & (out == code)].sum())
+                 for code in (SERVED_ONLINE, SERVED_OFFLINE, SERVED_ASSISTED, UNMET, QUEUED)}
+        assert arising == sum(ended.values())
+        assert ended[QUEUED] == int(pending_after[in_k].sum())
+        # the reported group tallies agree with the citizen arrays
+        gr = m.step_groups
+        assert gr["needs"][k] + gr["queued_before"][k] == arising
+        assert gr["online"][k] == ended[SERVED_ONLINE] and gr["offline"][k] == ended[SERVED_OFFLINE]
+        assert gr["assisted"][k] == ended[SERVED_ASSISTED] and gr["unmet"][k] == ended[UNMET]
+        assert gr["queued"][k] == ended[QUEUED]
+    # citizens without needs or queue have no outcome
+    assert (out[(handled == 0)] == NO_NEED).all()
+    # cumulative, per citizen: arisen = served + unmet + waiting
+    np.testing.assert_array_equal(pop.needs_total, pop.served + pop.unmet + pending_after)
+
+
+def run_checked(m, steps):
+    rows = []
+    for _ in range(steps):
+        before = m.channel_state.pending.copy()
+        m.step()
+        check_step_conservation(m, before)
+        c = m.step_counts
+        assert c["needs"] + c["queued_before"] == (c["needs_online"] + c["needs_offline"] + c["needs_assisted"]
+                                                   + c["needs_unmet"] + c["needs_queued"])
+        rows.append(dict(c))
+    return rows
+
+
+def test_conservation_with_queues_policy_switches_and_assisted():
+    """Scarce capacity (queues, patience), assisted on, then digital-only and assisted off by events."""
+    sc = govsim.load_scenario("baseline", {"citizens.n": 3000, "cadres.per_10k_citizens": 2.0,
+                                           "assisted.enabled": True, "assisted.helpers_per_10k": 2.0,
+                                           "channels.patience": 2})
+    from govsim.config import Scenario
+
+    events = ({"step": 6, "type": "set", "key": "channels.offline_open", "value": False},
+              {"step": 10, "type": "set", "key": "assisted.enabled", "value": False},
+              {"step": 13, "type": "set", "key": "channels.offline_open", "value": True})
+    sc = Scenario(sc.name, sc.values, {}, events)
+    m = govsim.GovModel(sc, rng=3)
+    rows = run_checked(m, 16)
+    assert sum(r["needs_queued"] for r in rows) > 0  # queues formed
+    assert sum(r["needs_assisted"] for r in rows[:9]) > 0
+    assert all(r["needs_assisted"] == 0 for r in rows[10:])  # assisted closed at step 10
+    assert rows[10]["needs_unmet"] > 0  # its queue had nowhere to go (offline closed too)
+
+
+@st.composite
+def scenarios(draw):
+    n = draw(st.integers(1, 300))
+    return {
+        "citizens.n": n,
+        "regions.n": draw(st.integers(1, min(4, n))),
+        "network.kind": draw(st.sampled_from(["erdos_renyi", "homophily", "complete", "barabasi_albert"])),
+        "adoption.rule": draw(st.sampled_from(["utility", "utility", "bass", "threshold"])),
+        "channels.offline_open": draw(st.booleans()),
+        "assisted.enabled": draw(st.booleans()),
+        "assisted.helpers_per_10k": draw(st.sampled_from([0.0, 3.0, 500.0])),
+        "cadres.per_10k_citizens": draw(st.sampled_from([0.0, 0.5, 6.0, 100.0])),
+        "channels.patience": draw(st.integers(0, 3)),
+        "platform.coverage": draw(st.floats(0.0, 1.0)),
+        "platform.reliability": draw(st.sampled_from([0.0, 0.5, 0.97, 1.0])),
+        "training.budget": draw(st.sampled_from([0.0, 100.0, 10_000.0])),
+        "training.target": draw(st.sampled_from(["all", "elderly", "rural", "elderly_rural"])),
+        "channels.elderly_usability_boost": draw(st.floats(0.0, 1.0)),
+        "learning.lapse_prob": draw(st.sampled_from([0.0, 1.0])),
+        "learning.lapse_threshold": draw(st.floats(0.0, 1.0)),
+        "citizens.need_rate": draw(st.sampled_from([(0.25, 0.35, 0.45), (3.0, 0.0, 8.0)])),
+    }
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(overrides=scenarios(), seed=st.integers(0, 2**32))
+def test_conservation_and_bounds_over_random_scenarios(overrides, seed):
+    m = govsim.GovModel(govsim.load_scenario("baseline", overrides), rng=seed)
+    run_checked(m, 5)
+    pop = m.citizens
+    for name in ("literacy", "trust", "satisfaction", "expectation"):
+        a = getattr(pop, name)
+        assert ((a >= 0) & (a <= 1)).all(), name
+    df = m.results()
+    assert not df.isna().any().any()
+    assert (df.filter(like="exclusion_rate") >= 0).all().all()
+
+
+# -- channels and capacity -----------------------------------------------------------
+def test_zero_cadre_capacity_leaves_all_offline_demand_unmet():
+    m = model({"cadres.per_10k_citizens": 0.0, "channels.patience": 2}, n=3000)
+    rows = run_checked(m, 12)
+    assert all(r["needs_offline"] == 0 and r["needs_assisted"] == 0 for r in rows)
+    # every need that did not go online ends unmet (or is still waiting out its patience)
+    arisen = sum(r["needs"] for r in rows)
+    online = sum(r["needs_online"] for r in rows)
+    unmet = sum(r["needs_unmet"] for r in rows)
+    assert unmet > 0 and arisen == online + unmet + rows[-1]["needs_queued"]
+    # patience 0: unmet in the step itself, no queue
+    m = model({"cadres.per_10k_citizens": 0.0, "channels.patience": 0}, n=3000)
+    for r in run_checked(m, 4):
+        assert r["needs_queued"] == 0 and r["needs_unmet"] == r["needs"] - r["needs_online"] > 0
+
+
+def test_capacity_is_read_from_cadres_service_hours(monkeypatch):
+    """serve_needs consumes model.service_capacity (cadres.service_hours) rather than recomputing it."""
+    import govsim.model as gm
+
+    monkeypatch.setattr(gm, "service_hours", lambda model: np.zeros(model.n_regions))
+    m = model({"channels.patience": 0}, n=1500)
+    rows = run_checked(m, 3)
+    assert all(r["needs_offline"] == 0 and r["needs_unmet"] > 0 for r in rows)
+
+
+def test_queue_waits_cost_time_and_give_up_after_patience():
+    scarce = {"cadres.per_10k_citizens": 1.5, "channels.patience": 2}
+    m = model(scarce, n=3000, seed=2)
+    df = m.run(12)
+    assert df["needs_queued"].iloc[3:].min() > 0 and df["mean_wait"].iloc[3:].max() > 0
+    assert df["needs_unmet"].iloc[4:].sum() > 0  # given up after two steps of waiting
+    assert m.channel_state.waited.max() <= 2
+    # a step in the queue costs wait_hours per need (citizens who did not also try online this step)
+    rec, act = m.step_record, m.step_active
+    waiting = (rec["outcome"] == QUEUED) & ~rec["tried_online"]
+    assert waiting.any()
+    np.testing.assert_allclose(m.step_hours[act[waiting]] / rec["handled"][waiting], m.params["channels.wait_hours"])
+    # the episode of a need served after waiting w steps counts w × wait_hours on top of the visit
+    served = (rec["outcome"] == SERVED_OFFLINE) & ~rec["tried_online"]
+    per_visit = m.step_hours[act[served]] / rec["handled"][served]
+    extra = rec["episode_hours"][served] - per_visit
+    assert (extra >= -1e-4).all() and extra.max() >= m.params["channels.wait_hours"] - 1e-4
+    ample = model({"cadres.per_10k_citizens": 50.0}, n=3000, seed=2).run(12)
+    assert ample["needs_queued"].sum() == 0 and ample["needs_unmet"].sum() == 0
+
+
+def everyone_tries_online(overrides, n=1500):
+    """All citizens aware, with access, choosing online; literacy 0 so most attempts fail."""
+    m = model({"utility.asc_online": 20.0, "awareness.initial_share": 1.0, "citizens.access_urban": 1.0,
+               "citizens.access_rural": 1.0, "citizens.access_age_factor": (1.0, 1.0, 1.0),
+               "platform.coverage": 1.0, "cadres.per_10k_citizens": 200.0, **overrides}, n=n)
+    m.citizens.literacy[:] = 0.0
+    m.params["learning.by_use"] = 0.0
+    m.params["learning.from_neighbours"] = 0.0
+    m.step()
+    return m.step_counts
+
+
+def test_failed_online_falls_back_assisted_then_offline_then_unmet():
+    c = everyone_tries_online({"assisted.enabled": True})
+    assert c["online_failures"] > 0.8 * c["online_attempts"] > 0
+    assert c["needs_assisted"] == c["online_failures"] and c["needs_offline"] == 0
+    c = everyone_tries_online({"assisted.enabled": False})
+    assert c["needs_offline"] == c["online_failures"] and c["needs_assisted"] == 0
+    c = everyone_tries_online({"assisted.enabled": False, "channels.offline_open": False})
+    assert c["needs_unmet"] == c["online_failures"] and c["needs_offline"] == 0
+
+
+def test_outage_fails_online_and_blocks_assisted(fixed_quality):
+    fixed_quality(reliability=0.0, coverage=1.0)
+    c = everyone_tries_online({"assisted.enabled": True})
+    assert c["needs_online"] == 0 and c["needs_assisted"] == 0
+    assert c["needs_offline"] == c["online_failures"] == c["online_attempts"]
+
+
+def test_digital_only_keeps_windows_for_services_not_online(fixed_quality):
+    fixed_quality(coverage=0.0)
+    m = model({"channels.offline_open": False, "awareness.initial_share": 1.0}, n=1500)
+    df = m.run(3)
+    assert df["needs_unmet"].sum() == 0 and df["needs_online"].sum() == 0
+    assert df["needs_offline"].sum() + df["needs_queued"].iloc[-1] == df["needs"].sum()
+
+
+def test_rural_citizens_pay_travel_time_offline(fixed_quality):
+    q = fixed_quality()
+    df = model({"utility.asc_online": -20.0, "cadres.per_10k_citizens": 50.0}, n=3000).run(6)
+    gap = (df["time_per_need_rural"] - df["time_per_need_urban"]).iloc[1:]
+    # every need is offline and served at once: rural citizens pay rural_travel_hours per visit more
+    sc = govsim.load_scenario("baseline")
+    visits = 1.0 + sc["channels.extra_visits"] * (1.0 - q["integration"])
+    np.testing.assert_allclose(gap, visits * sc["channels.rural_travel_hours"], rtol=1e-5)
+
+
+def test_integration_cuts_visits_per_need(fixed_quality):
+    fixed_quality(integration=0.0)
+    lo = model({"utility.asc_online": -20.0}).run(3)
+    fixed_quality(integration=1.0)
+    hi = model({"utility.asc_online": -20.0}).run(3)
+    sc = govsim.load_scenario("baseline")
+    assert lo["visits_per_need"].iloc[1:].to_numpy() == pytest.approx(1.0 + sc["channels.extra_visits"])
+    assert hi["visits_per_need"].iloc[1:].to_numpy() == pytest.approx(1.0)
+
+
+def test_needs_are_poisson_by_age_group():
+    m = model({"citizens.need_rate": (0.2, 1.0, 3.0)}, n=60_000)
+    needs = channels.draw_needs(m, np.random.default_rng(0))
+    for g, lam in enumerate((0.2, 1.0, 3.0)):
+        x = needs[m.citizens.age_group == g]
+        assert abs(x.mean() - lam) < 0.03 * lam + 0.01 and abs(x.var() - lam) < 0.06 * lam + 0.01
+    x = needs[m.citizens.age_group == 2]
+    # P(k = 0) and P(k = 5) match the Poisson(3) law
+    assert abs((x == 0).mean() - np.exp(-3)) < 0.01 and abs((x == 5).mean() - 0.1008) < 0.01
+
+
+@pytest.mark.parametrize("kind", ["homophily", "barabasi_albert", "complete"])
+def test_neighbour_shares_match_separate_products(kind):
+    m = model({"network.kind": kind}, n=3000)
+    m.run(3)
+    for aware_first in (True, False):
+        m.time_step += 1  # a fresh step: no cached value
+        if aware_first:  # as govsim.awareness would call it, before the choice
+            np.testing.assert_array_equal(channels.neighbour_aware_share(m), m.network.neighbour_share(m.citizens.aware))
+        si, fc = channels.neighbour_shares(m)
+        np.testing.assert_allclose(si, m.network.neighbour_share(m.citizens.adopted), atol=1e-6)
+        np.testing.assert_allclose(fc, m.network.neighbour_share(m.citizens.literacy), atol=2e-6)
+        np.testing.assert_array_equal(channels.neighbour_aware_share(m), m.network.neighbour_share(m.citizens.aware))
