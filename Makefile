@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PY_NEW := $(VENV_NEW)/bin/python
 STEPS ?=
 
-.PHONY: demo test test-slow test-new bench venv venv-new clean docs-params
+.PHONY: demo test test-slow test-new bench venv venv-new clean docs-params scenarios docs
 
 # Python 3.11 + Mesa 3.3 line (the oldest supported pairing).
 $(VENV)/.installed: pyproject.toml
@@ -44,6 +44,16 @@ test-slow: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_model.py
+
+# govsim ships copies of scenarios/*.toml so that load_scenario("name") works
+# from an installed package; tests/test_config.py checks the copies are current.
+scenarios:
+	rm -f govsim/scenarios/*.toml
+	cp scenarios/*.toml govsim/scenarios/
+
+# Regenerate docs/odd.md from docs/odd_template.md and the code (tests/test_docs.py checks it).
+docs: $(VENV)/.installed
+	$(PY) docs/build_odd.py
 
 clean:
 	rm -rf $(VENV) $(VENV_NEW) results build *.egg-info

@@ -7,8 +7,11 @@ Commands
     writing ``results.parquet``/``.csv`` (one row per step), ``manifest.json``
     and ``summary.png``. With arms or ``--reps`` > 1: every arm × replicate,
     writing the long ``results`` table, ``bands`` (mean and 95 % interval per
-    step), ``summary`` (final-step means with 95 % intervals), ``manifest.json``
-    and ``figure.png``.
+    step), ``summary`` (each run's mean over its last ``scenario.summary_window``
+    steps — the final year by default — averaged over replicates with 95 %
+    intervals, every output; ``summary.md`` and the printed table show the
+    ``scenario.summary`` columns), ``manifest.json`` and ``figure.png``
+    (``scenario.report`` columns with 95 % bands).
 ``govsim params [PREFIX]``
     List the parameters (key, default, allowed values, unit, meaning).
 
@@ -54,19 +57,28 @@ REPORT_COLUMNS = ["adoption_rate", "adoption_rural", "adoption_elderly", "online
                   "exclusion_rate", "time_per_need"]
 
 
-def report_columns(scenario) -> list[str]:
-    """Columns for multi-run figures: ``scenario.report`` or :data:`REPORT_COLUMNS`."""
+def _output_columns(scenario, key: str, default: list[str]) -> list[str]:
+    """The comma-separated output columns of scenario key ``key`` (``default`` when empty), validated."""
+    from .config import _did_you_mean
     from .metrics import output_names
 
-    text = scenario.values.get("scenario.report", "")
-    cols = [c.strip() for c in text.split(",") if c.strip()] or REPORT_COLUMNS
+    text = scenario.values.get(key, "")
+    cols = [c.strip() for c in text.split(",") if c.strip()] or list(default)
     known = output_names()
     for c in cols:
         if c not in known:
-            from .config import _did_you_mean
-
-            raise ScenarioError(f"unknown output column {c!r}" + _did_you_mean(c, known), key="scenario.report")
+            raise ScenarioError(f"unknown output column {c!r}" + _did_you_mean(c, known), key=key)
     return cols
+
+
+def report_columns(scenario) -> list[str]:
+    """Columns for multi-run figures: ``scenario.report`` or :data:`REPORT_COLUMNS`."""
+    return _output_columns(scenario, "scenario.report", REPORT_COLUMNS)
+
+
+def summary_columns(scenario) -> list[str]:
+    """Columns of the printed summary: ``scenario.summary``, else adoption_rate and the report columns."""
+    return _output_columns(scenario, "scenario.summary", list(dict.fromkeys(["adoption_rate", *report_columns(scenario)])))
 
 
 def _progress_printer(label: str):
@@ -100,7 +112,7 @@ def cmd_run(args) -> int:
         raise ScenarioError(f"--seed must be >= 0, got {args.seed}")
     for arm in args.arm or []:
         scenario.arm(arm)  # validates the name before anything runs
-    report_columns(scenario)  # validated before anything runs
+    summary_columns(scenario)  # validates scenario.report and scenario.summary before anything runs
     steps = args.steps or scenario.steps
     multi = bool(scenario.arms) or (args.reps or 1) > 1
     reps = args.reps or (scenario.values["scenario.replications"] if scenario.arms else 1)
@@ -127,21 +139,25 @@ def cmd_run(args) -> int:
     df = runner.run_scenario(scenario, args.seed, steps, reps, args.arm, progress=_progress_printer(scenario.name))
     bands = runner.band_table(df)
     cols = report_columns(scenario)
-    summary = runner.final_summary(df, [c for c in df.columns if c not in (*runner.ID_COLUMNS, "step")])
+    window = min(int(scenario.values["scenario.summary_window"]), steps)
+    summary = runner.final_summary(df, [c for c in df.columns if c not in (*runner.ID_COLUMNS, "step")], window)
+    table = runner.summary_markdown(summary, summary_columns(scenario))
+    heading = (f"{scenario.name}: mean over steps {summary['steps'].iloc[0]} of each run, "
+               f"95 % interval over {reps} seeds")
     plan = runner.run_plan(scenario, reps, args.arm)
     with results.atomic_folder(out) as tmp:
         results.write_table(df, tmp, "results")
         results.write_table(bands, tmp, "bands")
         results.write_table(summary, tmp, "summary")
+        (tmp / "summary.md").write_text(f"{heading}\n\n{table}\n", encoding="utf-8")
         results.write_json(tmp / "manifest.json", results.manifest(
             scenario, command="run", experiment_seed=args.seed, steps=steps, reps=reps,
             runs=[{"index": i, "arm": a, "rep": r, "seed": run_seed(args.seed, i)} for i, a, r in plan],
             columns={o.name: {"unit": o.unit, "doc": o.doc} for o in metrics.outputs()}))
         fig = plotting.plot_bands(bands, cols, title=f"{scenario.name}: mean and 95 % band over {reps} seeds")
         fig.savefig(tmp / "figure.png", dpi=110)
-    last = summary[summary["output"] == "adoption_rate"]
-    for _, row in last.iterrows():
-        print(f"{row['arm']}: final adoption_rate {row['mean']:.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}]")
+    print(heading)
+    print(table)
     print(f"wrote {out}/")
     return 0
 

@@ -579,8 +579,15 @@ declare(
     Param("scenario.steps", int, 120, "default number of steps a run lasts (one step = one month)",
           unit="steps", low=1, high=100_000, source="MODEL.md: one step is one month; 120 = ten years"),
     Param("scenario.report", str, "",
-          "comma-separated output columns shown in multi-run figures and summaries (empty: a default set)",
+          "comma-separated output columns shown in multi-run figures (empty: a default set)",
           source="scenario file"),
+    Param("scenario.summary", str, "",
+          "comma-separated output columns of the printed final-period summary table of multi-run commands "
+          "(empty: adoption_rate and the report columns)",
+          source="scenario file"),
+    Param("scenario.summary_window", int, 12,
+          "steps at the end of each run averaged in the final-period summary (12 = the final year)",
+          unit="steps", low=1, high=100_000, source="assumption: a year smooths month-to-month noise"),
     Param("scenario.replications", int, 10, "default number of replicate seeds for multi-run commands",
           unit="runs", low=1, high=100_000, source="assumption: 10 seeds give 95 % bands of usable width"),
 )

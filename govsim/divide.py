@@ -279,18 +279,7 @@ def final_year_summary(df: pd.DataFrame, columns=None, window: int = 12) -> pd.D
         interval is mean ± t(0.975, R − 1) × sd / √R (zero width with one
         replicate).
     """
+    from .runner import final_summary  # runner imports the model, which imports this module
+
     cols = [c for c in (columns or FINAL_YEAR_COLUMNS) if c in df.columns]
-    last_step = int(df["step"].max())
-    first = max(0, last_step - window + 1)
-    tail = df[df["step"] >= first]
-    per_run = tail.groupby(["arm", "rep"], sort=False)[cols].mean()
-    rows = []
-    for arm, g in per_run.groupby(level="arm", sort=False):
-        r = len(g)
-        for c in cols:
-            x = g[c].to_numpy(dtype=float)
-            m = float(x.mean())
-            half = float(stats.t.ppf(0.975, r - 1) * x.std(ddof=1) / np.sqrt(r)) if r > 1 else 0.0
-            rows.append({"arm": arm, "output": c, "mean": m, "ci_low": m - half, "ci_high": m + half,
-                         "reps": r, "steps": f"{first}-{last_step}"})
-    return pd.DataFrame(rows)
+    return final_summary(df, cols, window)

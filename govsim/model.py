@@ -114,9 +114,9 @@ class GovModel(mesa.Model):
     >>> import govsim
     >>> model = govsim.GovModel(govsim.load_scenario("baseline", {"citizens.n": 2000}), rng=1)
     >>> df = model.run(12)
-    >>> len(df), df["step"].iloc[-1]
+    >>> len(df), int(df["step"].iloc[-1])
     (13, 12)
-    >>> 0.0 <= df["adoption_rate"].iloc[-1] <= 1.0
+    >>> bool(0.0 <= df["adoption_rate"].iloc[-1] <= 1.0)
     True
     """
 

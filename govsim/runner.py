@@ -4,7 +4,8 @@
 seeded by :func:`govsim.seeds.run_seed` from the experiment seed and the run's
 index, and a long results table with columns ``arm``, ``rep``, ``seed`` before
 the model's outputs. :func:`band_table` gives the mean and 95 % interval per
-step and :func:`final_summary` the final-step means with 95 % intervals.
+step and :func:`final_summary` the means over the last steps of each run
+(the final year by default in ``govsim run``) with 95 % intervals.
 """
 
 from __future__ import annotations
@@ -97,15 +98,69 @@ def band_table(df: pd.DataFrame, columns: list[str] | None = None, by: tuple[str
     return pd.DataFrame(out).reset_index()
 
 
-def final_summary(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """Final-step mean and 95 % interval of ``columns`` per arm (one row per arm × column)."""
-    last = df[df["step"] == df["step"].max()]
+def final_summary(df: pd.DataFrame, columns: list[str], window: int = 1) -> pd.DataFrame:
+    """Per arm: mean and 95 % interval over replicates of each run's mean over its last ``window`` steps.
+
+    Parameters
+    ----------
+    df : DataFrame
+        A long results table (columns ``arm``, ``rep``, ``step`` and outputs),
+        as from :func:`run_scenario`.
+    columns : list of str
+        Outputs to summarise.
+    window : int, default 1
+        Steps at the end of each run averaged within the run before the
+        replicates are compared (1 = the final step, 12 = the final year).
+
+    Returns
+    -------
+    DataFrame
+        One row per arm × output: ``arm``, ``output``, ``mean``, ``ci_low``,
+        ``ci_high``, ``reps``, ``steps`` (first and last step averaged). The
+        interval is mean ± t(0.975, R − 1) × sd / √R over the R replicates
+        (zero width with one replicate).
+
+    Examples
+    --------
+    >>> rows = [{"arm": "a", "rep": r, "step": t, "x": float(r + t)} for r in range(3) for t in range(4)]
+    >>> s = final_summary(pd.DataFrame(rows), ["x"], window=2)
+    >>> s[["arm", "output", "mean", "reps", "steps"]].to_dict("records")
+    [{'arm': 'a', 'output': 'x', 'mean': 3.5, 'reps': 3, 'steps': '2-3'}]
+    """
+    if window < 1:
+        raise ValueError(f"window must be >= 1, got {window}")
+    last_step = int(df["step"].max())
+    first = max(int(df["step"].min()), last_step - window + 1)
+    per_run = df[df["step"] >= first].groupby(["arm", "rep"], sort=False)[list(columns)].mean()
     rows = []
-    for arm, g in last.groupby("arm", sort=False):
+    for arm, g in per_run.groupby(level="arm", sort=False):
+        r = len(g)
         for c in columns:
             x = g[c].to_numpy(dtype=float)
             m = float(x.mean())
-            half = float(stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))) if len(x) > 1 else 0.0
+            half = float(stats.t.ppf(0.975, r - 1) * x.std(ddof=1) / np.sqrt(r)) if r > 1 else 0.0
             rows.append({"arm": arm, "output": c, "mean": m, "ci_low": m - half, "ci_high": m + half,
-                         "reps": len(x)})
+                         "reps": r, "steps": f"{first}-{last_step}"})
     return pd.DataFrame(rows)
+
+
+def summary_markdown(summary: pd.DataFrame, columns: list[str], digits: int = 3) -> str:
+    """A wide Markdown table of :func:`final_summary`: one row per arm, ``mean [ci_low, ci_high]`` per column.
+
+    Examples
+    --------
+    >>> s = pd.DataFrame([{"arm": "a", "output": "x", "mean": 0.5, "ci_low": 0.4, "ci_high": 0.6}])
+    >>> print(summary_markdown(s, ["x"]))
+    | arm | x |
+    | --- | ---: |
+    | a | 0.500 [0.400, 0.600] |
+    """
+    lines = ["| arm | " + " | ".join(columns) + " |", "| --- |" + " ---: |" * len(columns)]
+    by = {(r.arm, r.output): r for r in summary.itertuples(index=False)}
+    for arm in dict.fromkeys(summary["arm"]):
+        cells = []
+        for c in columns:
+            r = by.get((arm, c))
+            cells.append("" if r is None else f"{r.mean:.{digits}f} [{r.ci_low:.{digits}f}, {r.ci_high:.{digits}f}]")
+        lines.append(f"| {arm} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

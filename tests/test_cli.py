@@ -56,6 +56,28 @@ def test_run_with_arms_and_reps(tmp_path):
     assert [r["seed"] for r in man["runs"]] == [run_seed(0, i) for i in range(4)]
 
 
+def test_summary_averages_the_final_window_of_each_run(tmp_path, capsys):
+    f = tmp_path / "arms.toml"
+    f.write_text('[scenario]\nname = "w"\nreplications = 3\nsummary_window = 3\nsummary = "adoption_rate,needs"\n'
+                 '[citizens]\nn = 300\n[arms.a]\n[arms.b]\n"channels.offline_open" = false\n')
+    out = tmp_path / "o"
+    assert main(["run", str(f), "--steps", "6", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    df = pd.read_parquet(out / "results.parquet")
+    summary = pd.read_parquet(out / "summary.parquet").set_index(["arm", "output"])
+    # by hand: each run's mean over steps 4..6, then the mean over the 3 replicates
+    per_run = df[df["step"] >= 4].groupby(["arm", "rep"])["needs"].mean()
+    assert summary.loc[("b", "needs"), "mean"] == pytest.approx(per_run.loc["b"].mean())
+    assert summary.loc[("b", "needs"), "steps"] == "4-6"
+    half = summary.loc[("b", "needs"), "ci_high"] - summary.loc[("b", "needs"), "mean"]
+    from scipy import stats
+
+    assert half == pytest.approx(stats.t.ppf(0.975, 2) * per_run.loc["b"].std(ddof=1) / 3 ** 0.5)
+    table = (out / "summary.md").read_text()
+    assert "| arm | adoption_rate | needs |" in table and table.count("\n| ") == 4  # header, rule, two arms
+    assert "| arm | adoption_rate | needs |" in printed and "mean over steps 4-6" in printed
+
+
 BAD = [
     (["--set", "citizens.nn=5"], "citizens.nn: unknown parameter (did you mean 'citizens.n'?)"),
     (["--set", "citizens.n=many"], "citizens.n: expected integer"),
@@ -65,6 +87,7 @@ BAD = [
     (["--steps", "0"], "--steps must be >= 1"),
     (["--steps", "x"], "invalid int value"),
     (["--arm", "nope"], "unknown arm 'nope'"),
+    (["--set", "scenario.summary=adoption_rat"], "scenario.summary: unknown output column 'adoption_rat'"),
     (["--bogus"], "unrecognized arguments"),
 ]
 

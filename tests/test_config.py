@@ -134,3 +134,15 @@ def test_set_event_changes_parameter_at_its_step():
     m.step()
     assert m.params["awareness.p"] == 1.0
     assert m.citizens.aware.all()  # publicity reaches everybody once p = 1
+
+
+def test_packaged_scenarios_are_copies_of_the_scenario_files():
+    """govsim/scenarios/ ships the repository's scenarios/*.toml; run `make scenarios` after editing them."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    repo = {f.name: f.read_bytes() for f in (root / "scenarios").glob("*.toml")}
+    packaged = {f.name: f.read_bytes() for f in (root / "govsim" / "scenarios").glob("*.toml")}
+    assert sorted(packaged) == sorted(repo), "packaged scenario files differ from scenarios/: run `make scenarios`"
+    stale = [name for name in repo if packaged[name] != repo[name]]
+    assert not stale, f"stale packaged copies {stale}: run `make scenarios`"
