@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PY_NEW := $(VENV_NEW)/bin/python
 STEPS ?=
 
-.PHONY: demo test test-slow test-new bench venv venv-new clean docs-params scenarios docs
+.PHONY: figures figures-quick demo test test-slow test-new bench venv venv-new clean docs-params scenarios docs
 
 # Python 3.11 + Mesa 3.3 line (the oldest supported pairing).
 $(VENV)/.installed: pyproject.toml
@@ -27,6 +27,13 @@ venv: $(VENV)/.installed
 
 demo: $(VENV)/.installed
 	$(PY) -m govsim run baseline --out results/baseline --seed 42
+
+# Every study of experiments/reproduce.py (scenarios with their arms and seeds, the Sobol analysis).
+figures: $(VENV)/.installed
+	$(PY) experiments/reproduce.py
+
+figures-quick: $(VENV)/.installed
+	$(PY) experiments/reproduce.py --quick
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q -p no:cacheprovider
