@@ -4,12 +4,19 @@ Awareness spreads in the Bass form: an unaware citizen becomes aware this step
 with probability ``awareness.p + awareness.q × (share of aware neighbours)``
 (publicity plus word of mouth). Awareness is never lost. Only aware citizens
 consider the online channel.
+
+The share of aware neighbours is read from the step's one packed sparse
+product (:func:`govsim.channels.neighbour_aware_share`: the aware bit rides
+with the adopted bit and literacy), bit for bit equal to
+``network.neighbour_share(aware)``. One uniform per citizen is drawn (stream
+``dynamics``) whether or not the citizen is already aware.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .channels import neighbour_aware_share
 from .config import Param, declare
 
 declare(
@@ -35,6 +42,10 @@ def seed_awareness(model, rng: np.random.Generator) -> None:
 def spread_awareness(model, rng: np.random.Generator) -> None:
     """One step of awareness diffusion (synchronous, from the previous state)."""
     pop = model.citizens
-    share = model.network.neighbour_share(pop.aware)
-    prob = np.minimum(model.params["awareness.p"] + model.params["awareness.q"] * share, 1.0)
-    pop.aware |= rng.random(pop.n) < prob
+    share = neighbour_aware_share(model) if hasattr(model, "channel_state") else model.network.neighbour_share(pop.aware)
+    u = rng.random(pop.n)
+    unaware = np.flatnonzero(~pop.aware)  # the aware stay aware: evaluate the others only
+    prob = model.params["awareness.q"] * share[unaware]
+    prob += model.params["awareness.p"]
+    np.minimum(prob, 1.0, out=prob)
+    pop.aware[unaware[u[unaware] < prob]] = True

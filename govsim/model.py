@@ -76,6 +76,23 @@ def _seed_sequence(rng) -> tuple[np.random.SeedSequence, int]:
     return np.random.SeedSequence(seed), seed
 
 
+class _RowCollector(mesa.DataCollector):
+    """A :class:`mesa.DataCollector` whose model reporters read ``model.latest``.
+
+    Every column is a scalar (int or float) computed once per step by
+    :func:`govsim.metrics.collect`, so the values are appended as they are:
+    Mesa's generic ``collect`` calls one reporter per column and deep-copies
+    each value, which costs more than computing the whole row.
+    """
+
+    def collect(self, model) -> None:
+        if hasattr(self, "_collection_steps"):  # Mesa >= 3.4 records the time of each collection
+            self._collection_steps.append(model.time)
+        row = model.latest
+        for var, values in self.model_vars.items():
+            values.append(row[var])
+
+
 class GovModel(mesa.Model):
     """Agent-based model of digital-government adoption.
 
@@ -160,7 +177,7 @@ class GovModel(mesa.Model):
         self.step_hours = np.zeros(n)
         self.step_success = np.zeros(n, dtype=bool)
         self.latest: dict = {}
-        self.datacollector = mesa.DataCollector(
+        self.datacollector = _RowCollector(
             model_reporters={name: (lambda m, name=name: m.latest[name]) for name in metrics.output_names()}
         )
         self._collect()
