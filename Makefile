@@ -51,6 +51,7 @@ test-slow: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench_model.py
+	$(PY) benchmarks/bench_vs_mesa.py
 
 # govsim ships copies of scenarios/*.toml so that load_scenario("name") works
 # from an installed package; tests/test_config.py checks the copies are current.

@@ -1,26 +1,39 @@
-"""Bass diffusion, one Mesa agent per citizen (the plain-Mesa peer of govsim's ``bass`` rule)."""
+"""Bass diffusion, one Mesa agent per citizen (the plain-Mesa peer of govsim's ``bass`` rule).
+
+A citizen who has not adopted adopts this step with probability
+``min(adoption.p + adoption.q × (share of adopted neighbours), 1)``, the share
+read from the neighbours' state at the start of the step (synchronous, as in
+govsim's :class:`govsim.adoption.BassRule` with ``adoption.substeps = 1``).
+Adoption is permanent.
+"""
 
 from __future__ import annotations
 
 import mesa
-import networkx as nx
+
+from govsim import Scenario
+
+try:  # run as benchmarks/plain_mesa/bass.py or imported as plain_mesa.bass
+    from .common import neighbour_lists
+except ImportError:  # pragma: no cover
+    from common import neighbour_lists
 
 
 class BassCitizen(mesa.Agent):
     """A citizen who adopts with probability p + q × (share of adopted neighbours)."""
 
-    def __init__(self, model, node: int):
+    def __init__(self, model: BassModel, adopted: bool):
         super().__init__(model)
-        self.node = node
-        self.adopted = False
-        self._next = False
+        self.neighbours: list[BassCitizen] = []
+        self.adopted = adopted
+        self._next = adopted
 
     def step(self) -> None:
-        neighbours = self.model.neighbours[self.node]
         if self.adopted:
             self._next = True
             return
-        share = sum(self.model.citizens[j].adopted for j in neighbours) / len(neighbours) if neighbours else 0.0
+        neighbours = self.neighbours
+        share = sum(1 for other in neighbours if other.adopted) / len(neighbours) if neighbours else 0.0
         self._next = self.random.random() < self.model.p + self.model.q * share
 
     def advance(self) -> None:
@@ -28,28 +41,51 @@ class BassCitizen(mesa.Agent):
 
 
 class BassModel(mesa.Model):
-    """Plain-Mesa Bass model on a networkx graph.
+    """Plain-Mesa Bass model on govsim's network.
 
     Parameters
     ----------
-    graph : networkx.Graph
-        Nodes 0..n-1.
-    p, q : float
-        Bass coefficients per step.
-    rng : int
-        Seed.
+    scenario : govsim.Scenario
+        Normally ``load_foundation("bass", ...)``; ``adoption.p`` and
+        ``adoption.q`` are read from it.
+    initial : govsim.GovModel
+        A govsim model of the same scenario, built and not stepped: the initial
+        adopters and the social network are taken from it.
+    rng : int, optional
+        Seed of Mesa's generators.
+
+    Examples
+    --------
+    >>> from plain_mesa.common import initial_govsim, load_foundation
+    >>> sc = load_foundation("bass", {"citizens.n": 300})
+    >>> peer = BassModel(sc, initial_govsim(sc, 1), rng=1)
+    >>> for _ in range(3):
+    ...     peer.step()
+    >>> curve = peer.adoption_curve()
+    >>> len(curve), curve == sorted(curve)
+    (4, True)
     """
 
-    def __init__(self, graph: nx.Graph, p: float, q: float, rng: int | None = None):
+    def __init__(self, scenario: Scenario, initial, rng: int | None = None):
         super().__init__(rng=rng)
-        self.p, self.q = p, q
-        self.neighbours = [list(graph.neighbors(i)) for i in range(graph.number_of_nodes())]
-        self.citizens = [BassCitizen(self, i) for i in range(graph.number_of_nodes())]
+        if scenario["adoption.substeps"] != 1:
+            raise ValueError("the plain-Mesa Bass peer runs one sub-step per step (adoption.substeps = 1)")
+        self.p, self.q = scenario["adoption.p"], scenario["adoption.q"]
+        self.time_step = 0
+        adopted = initial.citizens.adopted
+        self.citizens = [BassCitizen(self, bool(adopted[i])) for i in range(initial.citizens.n)]
+        for citizen, nbrs in zip(self.citizens, neighbour_lists(initial), strict=True):
+            citizen.neighbours = [self.citizens[j] for j in nbrs]
         self.datacollector = mesa.DataCollector(
-            model_reporters={"adoption_rate": lambda m: sum(c.adopted for c in m.citizens) / len(m.citizens)})
+            model_reporters={"adoption_rate": lambda m: sum(1 for c in m.citizens if c.adopted) / len(m.citizens)})
         self.datacollector.collect(self)
 
     def step(self) -> None:
+        self.time_step += 1
         self.agents.shuffle_do("step")
         self.agents.do("advance")
         self.datacollector.collect(self)
+
+    def adoption_curve(self) -> list[float]:
+        """Adoption rate at steps 0, 1, ... so far."""
+        return list(self.datacollector.get_model_vars_dataframe()["adoption_rate"])

@@ -1,0 +1,68 @@
+"""What the plain-Mesa peers share with govsim: the scenario and the initial state.
+
+Both sides of the comparison run one govsim scenario,
+``benchmarks/plain_mesa/foundation.toml`` (with :data:`BASS_OVERRIDES` for the
+``bass`` rule), and the peers read every parameter from the same loaded
+:class:`govsim.Scenario`, so the two implementations cannot drift apart.
+
+The peers start from the initial state of a freshly built (not yet stepped)
+:class:`govsim.GovModel` of the same scenario and seed: its citizens (age group,
+place, internet access, literacy, privacy concern, trust, satisfaction,
+expectation, awareness, adoption) and its social network. The comparison is
+therefore about the step dynamics, which is what the two implementations
+write differently; the initial draw is govsim's in both.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import govsim
+
+FOUNDATION = Path(__file__).with_name("foundation.toml")
+
+#: the ``bass`` comparison: govsim's bass rule on the foundation scenario. Lapse is
+#: switched off because Bass adoption is permanent (govsim's learning would
+#: otherwise drop dissatisfied adopters, which plain Bass knows nothing of).
+BASS_OVERRIDES = {"adoption.rule": "bass", "learning.lapse_prob": 0.0, "adoption.substeps": 1}
+
+
+def load_foundation(rule: str = "utility", overrides: dict | None = None) -> govsim.Scenario:
+    """The foundation scenario for ``rule`` ("utility" or "bass"), with ``overrides`` on top.
+
+    Parameters
+    ----------
+    rule : {"utility", "bass"}
+    overrides : dict, optional
+        Dotted keys, e.g. ``{"citizens.n": 10_000}``.
+
+    Returns
+    -------
+    govsim.Scenario
+    """
+    if rule not in ("utility", "bass"):
+        raise ValueError(f"rule must be 'utility' or 'bass', got {rule!r}")
+    merged = dict(BASS_OVERRIDES) if rule == "bass" else {}
+    merged.update(overrides or {})
+    return govsim.load_scenario(FOUNDATION, merged)
+
+
+def initial_govsim(scenario: govsim.Scenario, seed: int) -> govsim.GovModel:
+    """A govsim model of ``scenario`` built with ``seed`` and not stepped: the common initial state."""
+    return govsim.GovModel(scenario, rng=seed)
+
+
+def neighbour_lists(model: govsim.GovModel) -> list[list[int]]:
+    """Neighbour lists of govsim's network, read through networkx as a Mesa user would.
+
+    Parameters
+    ----------
+    model : govsim.GovModel
+
+    Returns
+    -------
+    list of list of int
+        ``out[i]`` are the neighbours of citizen i (ascending).
+    """
+    graph = model.network.to_networkx()
+    return [sorted(graph.neighbors(i)) for i in range(graph.number_of_nodes())]
