@@ -124,7 +124,12 @@ def concentration_index_levels(values: np.ndarray, levels: np.ndarray, n_levels:
 
 def _literacy_concentration(pop) -> tuple[float, float]:
     """Concentration indices of hours per need and unmet needs per need over literacy (one pass of bincounts)."""
-    levels = literacy_levels(pop.literacy)
+    # literacy_levels, as intp (np.bincount's fast path)
+    buf = np.multiply(pop.literacy, np.float32(LITERACY_LEVELS - 1), dtype=np.float32)
+    buf += np.float32(0.5)
+    np.clip(buf, 0, LITERACY_LEVELS - 1, out=buf)
+    levels = buf.astype(np.intp)
+    del buf
     counts = np.bincount(levels, minlength=LITERACY_LEVELS)
     none_yet = np.flatnonzero(pop.needs_total == 0)  # citizens without needs yet are left out
     if none_yet.size:  # (their values are 0, so only the counts need correcting)
@@ -136,11 +141,13 @@ def _literacy_concentration(pop) -> tuple[float, float]:
     inv = np.maximum(pop.needs_total, 1, dtype=np.float64)
     np.divide(1.0, inv, out=inv)
     out = []
+    w = None
     for values in (pop.time_cost, pop.unmet):
         if not values.any():
             out.append(0.0)
             continue
-        sums = np.bincount(levels, weights=np.multiply(values, inv), minlength=LITERACY_LEVELS)
+        w = np.multiply(values, inv, out=w)
+        sums = np.bincount(levels, weights=w, minlength=LITERACY_LEVELS)
         total = sums.sum()
         out.append(float(2.0 * np.dot(sums, mid_rank) / total - 1.0) if total > 0 else 0.0)
     return out[0], out[1]

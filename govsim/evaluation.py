@@ -61,7 +61,7 @@ import numpy as np
 from . import cadres
 from .channels import NO_NEED, SERVED_OFFLINE, SERVED_ONLINE, UNMET
 from .citizens import AGE_GROUPS
-from .metrics import declare_output, register_reporter, safe_share
+from .metrics import adopters_by_key, declare_output, key_labels, register_reporter, safe_share
 
 try:  # the assisted channel (digital-divide mechanics)
     from .channels import SERVED_ASSISTED
@@ -74,14 +74,7 @@ _RESOLVED = (SERVED_OFFLINE, SERVED_ONLINE, SERVED_ASSISTED, UNMET)
 
 def group_labels(model) -> np.ndarray:
     """Static label of each citizen: region × 6 + urban × 3 + age group (cached)."""
-    lab = model.__dict__.get("_group_labels")
-    if lab is None:
-        pop = model.citizens
-        lab = (pop.region.astype(np.intp) * N_GROUPS + pop.urban.astype(np.intp) * len(AGE_GROUPS)
-               + pop.age_group.astype(np.intp))
-        model.__dict__["_group_labels"] = lab
-        model.__dict__["_group_counts"] = np.bincount(lab, minlength=model.n_regions * N_GROUPS).astype(float)
-    return lab
+    return key_labels(model)[0]
 
 
 def _reference_hours(model) -> np.ndarray:
@@ -105,11 +98,10 @@ def compute_indicators(model) -> dict:
     """
     R = model.n_regions
     pop = model.citizens
-    lab = group_labels(model)
-    cnt = model.__dict__["_group_counts"]
+    lab, cnt = key_labels(model)
     size = R * N_GROUPS
     sat = np.bincount(lab, weights=pop.satisfaction, minlength=size)
-    adopt = np.bincount(lab, weights=pop.adopted, minlength=size)
+    adopt = adopters_by_key(model)
 
     active = getattr(model, "step_active", None)
     if active is None:

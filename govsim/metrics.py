@@ -70,10 +70,41 @@ def collect(model) -> dict:
 
 def safe_share(num, den):
     """num / den, and 0 where den is 0 (arrays or scalars)."""
+    if type(num) in _SCALARS and type(den) in _SCALARS:  # scalar fast path (same float64 division)
+        den = float(den)
+        return float(num) / den if den > 0 else 0.0
     num = np.asarray(num, dtype=float)
     den = np.asarray(den, dtype=float)
     out = np.divide(num, den, out=np.zeros(np.broadcast(num, den).shape), where=den > 0)
     return out if out.ndim else float(out)
+
+
+_SCALARS = frozenset((int, float, np.float64, np.float32, np.int64, np.int32, np.intp))
+
+
+def key_labels(model) -> tuple[np.ndarray, np.ndarray]:
+    """Static label of each citizen, region × 6 + urban × 3 + age group (``intp``), and citizens per label.
+
+    Computed once per model and cached (``intp`` labels make ``np.bincount``
+    take its fast path).
+    """
+    cached = model.__dict__.get("_key_labels")
+    if cached is None:
+        pop = model.citizens
+        k = len(AGE_GROUPS)
+        lab = pop.region.astype(np.intp) * (2 * k)
+        lab += pop.urban.astype(np.intp) * k
+        lab += pop.age_group
+        counts = np.bincount(lab, minlength=model.n_regions * 2 * k).astype(float)
+        cached = (lab, counts)
+        model.__dict__["_key_labels"] = cached
+    return cached
+
+
+def adopters_by_key(model) -> np.ndarray:
+    """Adopters per label of :func:`key_labels` (float64, exact counts), for the current state."""
+    lab, counts = key_labels(model)
+    return np.bincount(lab, weights=model.citizens.adopted, minlength=counts.size)
 
 
 def group_shares(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
@@ -134,16 +165,21 @@ for _name, _unit, _doc in [
 def _core(model) -> dict:
     pop = model.citizens
     c = model.step_counts
-    adopted = pop.adopted
-    urban = pop.urban
-    n_urban = int(urban.sum())
-    by_age = group_shares(adopted, pop.age_group, len(AGE_GROUPS))
-    a_urban = safe_share(int((adopted & urban).sum()), n_urban)
-    a_rural = safe_share(int((adopted & ~urban).sum()), pop.n - n_urban)
+    n = pop.n
+    k = len(AGE_GROUPS)
+    _, key_counts = key_labels(model)
+    by_key = adopters_by_key(model).reshape(-1, 2, k)  # region, rural/urban, age
+    counts = key_counts.reshape(-1, 2, k)
+    place = by_key.sum(axis=(0, 2))
+    place_n = counts.sum(axis=(0, 2))
+    by_age = safe_share(by_key.sum(axis=(0, 1)), counts.sum(axis=(0, 1)))
+    a_urban = safe_share(float(place[1]), float(place_n[1]))
+    a_rural = safe_share(float(place[0]), float(place_n[0]))
+    f64 = np.float64
     row = {
         "step": int(model.time_step),
-        "adoption_rate": float(adopted.mean()),
-        "aware_rate": float(pop.aware.mean()),
+        "adoption_rate": float(place.sum()) / n,
+        "aware_rate": np.count_nonzero(pop.aware) / n,
         "online_need_share": safe_share(c["needs_online"], c["needs"]),
         "adoption_urban": a_urban,
         "adoption_rural": a_rural,
@@ -156,9 +192,10 @@ def _core(model) -> dict:
         "exclusion_rate": 1000.0 * safe_share(c["needs_unmet"], c["needs"]),
         "online_failure_rate": safe_share(c["online_failures"], c["online_attempts"]),
         "time_per_need": safe_share(c["hours"], c["needs"]),
-        "mean_literacy": float(pop.literacy.mean(dtype=np.float64)),
-        "mean_trust": float(pop.trust.mean(dtype=np.float64)),
-        "mean_satisfaction": float(pop.satisfaction.mean(dtype=np.float64)),
+        # np.mean's float64 pairwise sum, divided by n (the same bits, without np.mean's overhead)
+        "mean_literacy": float(np.add.reduce(pop.literacy, dtype=f64) / n),
+        "mean_trust": float(np.add.reduce(pop.trust, dtype=f64) / n),
+        "mean_satisfaction": float(np.add.reduce(pop.satisfaction, dtype=f64) / n),
     }
     for i, g in enumerate(AGE_GROUPS):
         row[f"adoption_{g}"] = float(by_age[i])
