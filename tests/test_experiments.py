@@ -172,6 +172,31 @@ def test_process_worker_death_is_retried(tmp_path):
     pd.testing.assert_frame_equal(res["results"], ref["results"], check_exact=True)
 
 
+class ShuffledExecutor(SerialExecutor):
+    """Runs every task, then hands the outcomes back in a shuffled order."""
+
+    def run(self, job, tasks):
+        outcomes = list(super().run(job, tasks))
+        order = np.random.default_rng(7).permutation(len(outcomes))
+        assert order.tolist() != sorted(order.tolist())
+        for i in order:
+            yield outcomes[i]
+
+
+def test_tables_do_not_depend_on_the_order_runs_finish(tmp_path):
+    _sweep(tmp_path / "serial", workers=1)
+    _sweep(tmp_path / "shuffled", executor=ShuffledExecutor())
+    for name in ("results", "bands", "summary", "scalars"):
+        assert (tmp_path / "serial" / f"{name}.parquet").read_bytes() == \
+            (tmp_path / "shuffled" / f"{name}.parquet").read_bytes(), name
+    sa = dict(params=["awareness.p=0.001:0.05", "adoption.q=0.1:0.6"], outputs=["final:aware_rate"], n=4,
+              steps=3, overrides={"citizens.n": 200}, second_order=False, progress=False)
+    a = ex.sensitivity("baseline", **sa, workers=1, out=tmp_path / "sa1")
+    b = ex.sensitivity("baseline", **sa, executor=ShuffledExecutor(), out=tmp_path / "sa2")
+    for name in ("scalars", "indices", "noise"):
+        pd.testing.assert_frame_equal(a[name], b[name], check_exact=True)
+
+
 # -- a failing run -------------------------------------------------------------------------------
 def test_failing_run_is_recorded_and_the_rest_complete(tmp_path, pool):
     out = tmp_path / "fail"
@@ -221,13 +246,28 @@ BAD = [
     (["replicate", "baseline", "--reps", "0"], "--reps must be >= 1"),
     (["replicate", "baseline", "--set", "citizens.nn=5"], "did you mean 'citizens.n'"),
     (["replicate", "baseline", "--output", "first_step:adoption_rate>=x"], "first_step"),
+    (["replicate", "baseline", "--workers", "0"], "--workers must be >= 1"),
+    (["replicate", "baseline", "--dask-local", "0"], "--dask-local must be >= 1"),
+    (["replicate", "baseline", "--seed", "-1"], "--seed must be >= 0"),
+    (["replicate", "baseline", "--scheduler", "localhost"], "tcp://HOST:PORT"),
+    (["replicate", "no-such-scenario"], "no scenario named"),
+    (["sweep", "baseline", "--grid", "adoption.p=0.1", "--reps", "0"], "--reps must be >= 1"),
+    (["sa", "baseline", "--param", "adoption.p=0.01:0.1", "--output", "adoption_rate", "--reps", "0"],
+     "--reps must be >= 1"),
+    (["sa", "baseline", "--param", "adoption.p=0.01:0.1", "--output", "first_step:adoptionrate>=0.5"],
+     "did you mean 'adoption_rate'"),
+    (["sa", "baseline", "--method", "fast", "--param", "adoption.p=0.01:0.1", "--output", "adoption_rate", "--n",
+      "10"], "fast needs N > 4·M²"),
+    (["sa", "baseline", "--param", "adoption.p=0.01:0.1", "--param", "adoption.p=0.02:0.1", "--output",
+      "adoption_rate"], "given twice"),
 ]
 
 
 @pytest.mark.parametrize("argv,message", BAD, ids=[f"{a[0]}-{i}" for i, (a, _) in enumerate(BAD)])
 def test_bad_specs_exit_2_with_one_line_and_write_nothing(tmp_path, capsys, argv, message):
     out = tmp_path / "out"
-    rc = main([*argv, "--out", str(out), "--workers", "1"])
+    where = [] if {"--workers", "--dask-local", "--scheduler"} & set(argv) else ["--workers", "1"]
+    rc = main([*argv, "--out", str(out), *where])
     err = capsys.readouterr().err
     assert rc == 2
     lines = err.strip().splitlines()
@@ -235,6 +275,24 @@ def test_bad_specs_exit_2_with_one_line_and_write_nothing(tmp_path, capsys, argv
     assert message in lines[0]
     assert not out.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_bad_samples_files_exit_2_and_write_nothing(tmp_path, capsys, fmt):
+    files = tmp_path / "in"
+    files.mkdir()
+    cases = {"unknown": ({"adoption.p": [0.1], "adoption.pq": [0.2]}, "did you mean 'adoption.q'"),
+             "range": ({"adoption.p": [0.1, 1.5]}, "samples row 2"),
+             "empty": ({"adoption.p": [0.1, None], "awareness.q": [0.1, 0.2]}, "empty value")}
+    for name, (data, message) in cases.items():
+        path = files / f"{name}.{fmt}"
+        df = pd.DataFrame(data)
+        df.to_csv(path, index=False) if fmt == "csv" else df.to_parquet(path)
+        out = tmp_path / "out"
+        assert main(["sweep", "baseline", "--samples", str(path), "--workers", "1", "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], (name, err)
+        assert not out.exists()
 
 
 def test_different_spec_into_same_folder_is_refused(tmp_path, capsys):
@@ -400,6 +458,33 @@ def test_cli_sa_writes_indices_and_figures(tmp_path, capsys):
     assert "noise floor" in capsys.readouterr().out
 
 
+def test_sa_first_step_and_window_outputs_of_the_model(tmp_path, capsys):
+    out = tmp_path / "fs"
+    specs = ["first_step:adoption_rate>=0.3", "mean:adoption_rate:2:4", "first_step:adoption_rate:0.99"]
+    argv = ["sa", "baseline", "--param", "awareness.p=0.001:0.05", "--param", "adoption.q=0.1:0.6", "--n", "4",
+            "--steps", "6", "--reps", "2", "--set", "citizens.n=200", "--no-second-order", "--series",
+            "--workers", "1", "--quiet", "--out", str(out)]
+    for o in specs:
+        argv += ["--output", o]
+    assert main(argv) == 0, capsys.readouterr().err
+    scal = pd.read_parquet(out / "scalars.parquet").set_index("run")
+    series = pd.read_parquet(out / "results.parquet")
+    assert len(scal) == 4 * (3 + 2) * 2 and series["run"].nunique() == len(scal)
+    first, mean, never = [], [], []
+    for run, df in series.groupby("run"):
+        x = df["adoption_rate"].to_numpy()
+        hit = np.flatnonzero(x >= 0.3)
+        first.append(float(df["step"].iloc[hit[0]]) if hit.size else 7.0)
+        mean.append(float(x[2:5].mean()))
+        never.append(scal.loc[run, "first_step:adoption_rate>=0.99"])
+    np.testing.assert_array_equal(scal["first_step:adoption_rate>=0.3"].to_numpy(), first)
+    np.testing.assert_allclose(scal["mean:adoption_rate:2:4"].to_numpy(), mean, rtol=1e-12)
+    assert set(first) - {0.0, 7.0}, "the level should be reached mid-run by some runs"
+    assert set(never) == {7.0}  # never reached: censored at steps + 1
+    ind = pd.read_parquet(out / "indices.parquet")
+    assert list(dict.fromkeys(ind["output"])) == [*specs[:2], "first_step:adoption_rate>=0.99"]
+
+
 def test_cli_morris_and_replicate_figures(tmp_path, capsys):
     out = tmp_path / "m"
     rc = main(["sa", "baseline", "--method", "morris", "--param", "awareness.p=0.001:0.05", "--param",
@@ -414,9 +499,11 @@ def test_cli_morris_and_replicate_figures(tmp_path, capsys):
     assert "final adoption_rate" in capsys.readouterr().out
 
 
-def test_cli_sweep_from_samples_file(tmp_path):
-    samples = tmp_path / "design.csv"
-    samples.write_text("adoption.p,awareness.q\n0.01,0.1\n0.05,0.5\n0.03,0.3\n")
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_cli_sweep_from_samples_file(tmp_path, fmt):
+    samples = tmp_path / f"design.{fmt}"
+    table = pd.DataFrame({"adoption.p": [0.01, 0.05, 0.03], "awareness.q": [0.1, 0.5, 0.3]})
+    table.to_csv(samples, index=False) if fmt == "csv" else table.to_parquet(samples)
     out = tmp_path / "sw"
     assert main(["sweep", "baseline", "--samples", str(samples), "--reps", "2", "--steps", "3", "--set",
                  "citizens.n=200", "--workers", "1", "--quiet", "--out", str(out)]) == 0
@@ -425,6 +512,12 @@ def test_cli_sweep_from_samples_file(tmp_path):
     bands = pd.read_parquet(out / "bands.parquet")
     assert sorted(bands["point"].unique()) == [0, 1, 2] and (bands["n"] == 2).all()
     assert (out / "sweep.png").exists()
+    # each row's values were run: the results of point 1 are those of a direct run with its overrides
+    res = pd.read_parquet(out / "results.parquet")
+    mine = res[res["run"] == 2]  # point 1, replicate 0
+    sc = govsim.load_scenario("baseline", {"citizens.n": 200, "adoption.p": 0.05, "awareness.q": 0.5})
+    direct = govsim.GovModel(sc, rng=run_seed(0, 2)).run(3)
+    pd.testing.assert_frame_equal(mine[direct.columns].reset_index(drop=True), direct, check_exact=True)
 
 
 # -- Dask --------------------------------------------------------------------------------------------
@@ -432,6 +525,24 @@ def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+_DASK_PIDS: list[int] = []  # processes of the dask_cluster fixture (scheduler, worker)
+
+
+def _listening(pids):
+    """(pid, ip, port) of every listening TCP socket of ``pids`` and their children."""
+    psutil = pytest.importorskip("psutil")
+    found = []
+    for pid in pids:
+        top = psutil.Process(pid)
+        for p in [top, *top.children(recursive=True)]:
+            try:
+                conns = p.net_connections(kind="inet") if hasattr(p, "net_connections") else p.connections("inet")
+            except psutil.Error:
+                continue
+            found += [(p.pid, c.laddr.ip, c.laddr.port) for c in conns if c.status == psutil.CONN_LISTEN]
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -448,15 +559,18 @@ def dask_cluster(tmp_path_factory):
                               env=_env(), stdout=logs[0], stderr=subprocess.STDOUT, start_new_session=True)]
     try:
         time.sleep(0.5)
+        # --no-dashboard alone still starts each worker's HTTP server on 0.0.0.0:
+        # --dashboard-address keeps it on loopback too
         procs.append(subprocess.Popen([*base, "worker", addr, "--nworkers", "2", "--nthreads", "1", "--host",
-                                       "127.0.0.1", "--no-dashboard"], env=_env(), stdout=logs[1],
-                                      stderr=subprocess.STDOUT, start_new_session=True))
+                                       "127.0.0.1", "--no-dashboard", "--dashboard-address", "127.0.0.1:0"],
+                                      env=_env(), stdout=logs[1], stderr=subprocess.STDOUT, start_new_session=True))
         from distributed import Client
 
         with Client(addr, timeout=60) as client:
             client.wait_for_workers(2, timeout=90)
             listening = {w.split("://")[1].rsplit(":", 1)[0] for w in client.scheduler_info()["workers"]}
             assert listening == {"127.0.0.1"}
+        _DASK_PIDS[:] = [p.pid for p in procs]
         yield addr
     finally:
         for p in reversed(procs):
@@ -486,6 +600,28 @@ def test_dask_cluster_gives_identical_tables(tmp_path, dask_cluster):
             (tmp_path / "dask" / f"{name}.parquet").read_bytes(), name
     man = json.loads((tmp_path / "dask" / "manifest.json").read_text())
     assert man["executor"]["executor"] == "dask" and man["executor"]["workers"] == 2
+
+
+@pytest.mark.dask
+def test_dask_cluster_of_the_docs_listens_on_loopback_only(dask_cluster):
+    socks = _listening(_DASK_PIDS)
+    # scheduler (comm + HTTP), and for each of the 2 workers: nanny, worker comm, worker HTTP
+    assert len(socks) >= 2 + 2 * 3, socks
+    assert {ip for _, ip, _ in socks} == {"127.0.0.1"}, socks
+
+
+@pytest.mark.dask
+def test_dask_local_cluster_listens_on_loopback_only():
+    pytest.importorskip("distributed")
+    from govsim.experiments.executors import DaskExecutor
+
+    before = {(ip, port) for _, ip, port in _listening([os.getpid()])}
+    with DaskExecutor(local_workers=2) as dx:
+        assert dx.client.submit(sum, [1, 2]).result() == 3
+        socks = [s for s in _listening([os.getpid()]) if (s[1], s[2]) not in before]
+    # scheduler comm and HTTP server in this process, nanny and worker comm per worker
+    assert len(socks) >= 2 + 2 * 2, socks
+    assert {ip for _, ip, _ in socks} == {"127.0.0.1"}, socks
 
 
 @pytest.mark.dask
@@ -529,6 +665,10 @@ def test_help_of_every_command_renders(argv, capsys):
     assert exc.value.code == 0
     out = capsys.readouterr().out
     assert "usage: govsim" in out and ("sa" in out or "replicate" in out)
+    if argv[0] != "--help":
+        for opt in ("--out", "--workers", "--scheduler", "--dask-local", "--seed", "--reps", "--set", "--steps"):
+            assert opt in out, opt
+        assert "examples:" in out and f"govsim {argv[0]} baseline" in out and "Exit status" in out
 
 
 def test_docs_function_example_runs(capsys):
@@ -543,6 +683,63 @@ def test_docs_function_example_runs(capsys):
     for name in ("experiments-bands.png", "experiments-sweep.png", "experiments-morris.png", "experiments-sobol.png"):
         img = HERE.parent / "docs" / "img" / name
         assert f"img/{name}" in text and 1000 < img.stat().st_size < 200_000
+
+
+def _run_with_stderr_on_a_terminal(cmd, size=None, timeout=120):
+    """Run ``cmd`` with stderr on a pseudo-terminal (``size`` = (rows, cols), default unset: 0 × 0).
+
+    Returns (exit status, what it wrote there).
+    """
+    import fcntl
+    import pty
+    import select
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    if size is not None:
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[0], size[1], 0, 0))
+    proc = subprocess.Popen(cmd, env=_env(), stdout=subprocess.DEVNULL, stderr=slave, stdin=subprocess.DEVNULL)
+    os.close(slave)
+    chunks, deadline = [], time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:  # EIO: the child closed the terminal
+                    break
+                if not data:
+                    break
+                chunks.append(data)
+            elif proc.poll() is not None:
+                break
+        rc = proc.wait(timeout=30)
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+    return rc, b"".join(chunks).decode(errors="replace")
+
+
+@pytest.mark.parametrize("size", [(30, 100), None], ids=["30x100", "unsized"])
+def test_cli_progress_is_a_bar_on_a_terminal_and_plain_lines_in_a_pipe(tmp_path, size):
+    args = [sys.executable, "-m", "govsim", "replicate", "baseline", "--reps", "3", "--steps", "2", "--set",
+            "citizens.n=200", "--workers", "1"]
+    rc, tty = _run_with_stderr_on_a_terminal([*args, "--out", str(tmp_path / "tty")], size=size)
+    assert rc == 0, tty
+    assert "\r" in tty and "3/3" in tty and "run/s" in tty and "100%|" in tty, tty
+    assert "<" in tty.split("3/3")[-1]  # tqdm's [elapsed<ETA, rate]
+    if size is not None:
+        assert all(len(line) <= size[1] for line in tty.replace("\r\n", "\n").replace("\r", "\n").splitlines())
+    pipe = subprocess.run([*args, "--out", str(tmp_path / "pipe")], env=_env(), capture_output=True, text=True,
+                          timeout=120)
+    assert pipe.returncode == 0, pipe.stderr
+    lines = pipe.stderr.strip().splitlines()
+    assert "\r" not in pipe.stderr and "run/s" not in pipe.stderr
+    assert lines[0] == "replicate baseline: 3 runs"
+    assert lines[-1].startswith("replicate baseline: 3/3 runs (100%)") and lines[-1].endswith("ETA 0s")
 
 
 def test_progress_bar_on_terminal_and_lines_otherwise():
@@ -569,3 +766,72 @@ def test_progress_bar_on_terminal_and_lines_otherwise():
     assert lines[0] == "demo: 4 runs (1 already done)"
     assert lines[-1].startswith("demo: 4/4 runs (100%), 1 failed") and "ETA 0s" in lines[-1]
     assert "\r" not in plain.getvalue()
+
+
+# -- the tutorial's console snippets are what the commands print -----------------------------------
+def _console_examples(text):
+    """(command, documented output lines) of every ``$ govsim`` command in the console blocks.
+
+    A console block with no command that directly follows one (only blank lines
+    between them) holds the output of that block's last command.
+    """
+    import re
+
+    examples, last_end = [], None
+    for m in re.finditer(r"```console\n(.*?)```", text, flags=re.S):
+        lines = m.group(1).splitlines()
+        if not any(line.startswith("$ ") for line in lines):
+            if examples and last_end is not None and not text[last_end:m.start()].strip():
+                examples[-1][1].extend(lines)
+            last_end = m.end()
+            continue
+        i = 0
+        while i < len(lines):
+            line = lines[i]
+            if line.startswith("$ "):
+                cmd = line[2:]
+                while cmd.endswith("\\"):
+                    i += 1
+                    cmd = cmd[:-1] + " " + lines[i].strip()
+                examples.append((cmd, []))
+            elif examples:
+                examples[-1][1].append(line)
+            i += 1
+        last_end = m.end()
+    return [(c, out) for c, out in examples if c.startswith("govsim ")]
+
+
+def _shape(line):
+    """A printed line with its numbers (and above-floor marks) abstracted away."""
+    import re
+
+    line = re.sub(r"-?\d+(\.\d+)?", "#", line.replace(" *", " "))
+    return " ".join(line.split())
+
+
+def test_docs_console_snippets_match_what_the_commands_print(tmp_path, monkeypatch, capsys):
+    import re
+    import shlex
+
+    text = (HERE.parent / "docs" / "experiments.md").read_text()
+    examples = [(c, out) for c, out in _console_examples(text) if out and "..." not in c]
+    assert len(examples) >= 5, examples  # replicate, sweep, morris, sobol, an error
+    monkeypatch.chdir(tmp_path)
+    small = {"--reps": "2", "--steps": "4", "--n": "4"}
+    for cmd, documented in examples:
+        argv = shlex.split(cmd)[1:]
+        for i, a in enumerate(argv[:-1]):
+            if a in small:
+                argv[i + 1] = small[a]
+            elif a == "--set" and argv[i + 1].startswith("citizens.n="):
+                argv[i + 1] = "citizens.n=200"
+            elif a == "--output":
+                argv[i + 1] = re.sub(r":(\d+):(\d+)$", ":1:4", argv[i + 1])
+        rc = main([*argv, "--workers", "1"])
+        out = capsys.readouterr()
+        printed = {_shape(line) for line in (out.out + out.err).splitlines()}
+        assert rc == (2 if "error" in "".join(documented) else 0), (cmd, out.err)
+        for line in documented:
+            if line.strip() and line.strip() != "...":
+                assert _shape(line) in printed, f"{cmd}\n  documented: {line}\n  printed:\n" + \
+                    "\n".join(sorted(printed))

@@ -48,14 +48,73 @@ def _common(p, reps_default: str) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar or lines")
 
 
+_WHERE = """\
+where the runs execute:
+  default / --workers N         N local worker processes (default: the CPU count; 1: in this process)
+  --dask-local N                a Dask LocalCluster of N workers on 127.0.0.1 (needs govsim[dask])
+  --scheduler tcp://HOST:PORT   an existing Dask cluster
+
+Results stream to --out as runs finish; re-running the same command resumes
+(finished runs are not recomputed). Exit status: 0 all runs finished, 1 some
+runs failed (they are named; see OUT/errors/), 2 bad input (nothing written).
+Tutorial: docs/experiments.md."""
+
+_EPILOGS = {
+    "replicate": """\
+examples:
+  govsim replicate baseline --reps 10 --out results/rep-baseline
+  govsim replicate baseline --reps 10 --set citizens.n=2000 --output mean:exclusion_rate:60:120
+
+writes results, bands (mean and 95 % interval per step of every output),
+summary (final values with 95 % intervals), bands.png and manifest.json.
+
+""",
+    "sweep": """\
+examples:
+  govsim sweep baseline --grid platform.usability=0.3,0.6,0.9 --grid channels.offline_open=true,false --reps 4
+  govsim sweep baseline --grid awareness.q=0.05:0.4:8 --output final:adoption_rate
+  govsim sweep baseline --samples design.parquet --reps 3    # one column per dotted key, one row per set
+
+writes design, results, bands and summary per point, scalars (with --output),
+sweep.png and manifest.json.
+
+""",
+    "sa": """\
+examples:
+  govsim sa baseline --method sobol --param utility.b_si=0.5:3 --param platform.coverage=0.4:1 \\
+      --output final:adoption_rate --output 'first_step:adoption_rate>=0.5' --n 256 --reps 2
+  govsim sa baseline --method morris --param awareness.p=0.001:0.02 --param awareness.q=0.02:0.3 \\
+      --output mean:time_per_need:1:72 --n 20
+
+A dummy parameter that the model never sees sets the noise floor: an index is
+marked * when its lower confidence bound is above the dummy's. Writes design,
+scalars, indices (with floor and above_floor), noise, and sobol_*.png /
+fast_*.png / morris_*.png.
+
+""",
+}
+
+
 def add_commands(subparsers) -> None:
     """Add ``replicate``, ``sweep`` and ``sa`` to govsim's sub-command parsers."""
-    rep = subparsers.add_parser("replicate", help="R replicate seeds of one scenario, with 95 %% bands per step")
+    import argparse
+    import textwrap
+
+    def parser(name: str, help: str, description: str):
+        return subparsers.add_parser(name, help=help, description=textwrap.fill(description, 79),
+                                     epilog=_EPILOGS[name] + _WHERE,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    rep = parser("replicate", "R replicate seeds of one scenario, with 95 %% bands per step",
+                 "Run R replicate seeds of one scenario; report the mean and 95 % interval per step of every "
+                 "output.")
     _common(rep, "(default: scenario.replications)")
     rep.add_argument("--output", action="append", metavar="SPEC", help=OUTPUT_HELP)
     rep.set_defaults(func=cmd_replicate)
 
-    sw = subparsers.add_parser("sweep", help="run a grid or a table of parameter sets")
+    sw = parser("sweep", "run a grid or a table of parameter sets",
+                "Run a scenario over a full grid of dotted keys, or over every row of a CSV/Parquet table of "
+                "parameter sets, with R replicate seeds per point.")
     _common(sw, "per point (default 1)")
     g = sw.add_mutually_exclusive_group(required=True)
     g.add_argument("--grid", action="append", metavar="KEY=V1,V2,...",
@@ -64,7 +123,9 @@ def add_commands(subparsers) -> None:
     sw.add_argument("--output", action="append", metavar="SPEC", help=OUTPUT_HELP)
     sw.set_defaults(func=cmd_sweep)
 
-    sa = subparsers.add_parser("sa", help="global sensitivity analysis (Sobol, Morris, eFAST) with a noise floor")
+    sa = parser("sa", "global sensitivity analysis (Sobol, Morris, eFAST) with a noise floor",
+                "Global sensitivity analysis through SALib of scalar outputs of a scenario with respect to "
+                "numeric parameters with bounds; indices with bootstrap intervals and a noise floor.")
     _common(sa, "per sample point (default 1; the mean is analysed)")
     sa.add_argument("--method", choices=["sobol", "morris", "fast"], default="sobol", help="default sobol")
     sa.add_argument("--param", action="append", required=True, metavar="KEY=LOW:HIGH",
@@ -101,6 +162,11 @@ def _overrides(args) -> dict:
     return parse_sets(args.set)
 
 
+def _n(count: int, word: str) -> str:
+    """``"1 seed"``, ``"2 seeds"``."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def _report(res, out: Path) -> int:
     if res.failed:
         print(f"govsim: {res.failure_summary()}", file=sys.stderr)
@@ -127,7 +193,7 @@ def cmd_replicate(args) -> int:
             if len(row):
                 r = row.iloc[0]
                 print(f"{spec.scenario.name}: final {col} {r['mean']:.4g} [{r['ci_low']:.4g}, {r['ci_high']:.4g}] "
-                      f"over {int(r['reps'])} seeds" if col == "adoption_rate" else
+                      f"over {_n(int(r['reps']), 'seed')}" if col == "adoption_rate" else
                       f"{spec.scenario.name}: {col} {r['mean']:.4g} [{r['ci_low']:.4g}, {r['ci_high']:.4g}]")
     return _report(res, out)
 
@@ -138,7 +204,8 @@ def cmd_sweep(args) -> int:
     from .sweep import _finish, design_table, sweep_spec
 
     grid = parse_grid(args.grid) if args.grid else None
-    spec = sweep_spec(args.scenario, grid=grid, samples=args.samples, reps=args.reps or 1, steps=args.steps,
+    reps = 1 if args.reps is None else args.reps  # --reps 0 is an error, not the default
+    spec = sweep_spec(args.scenario, grid=grid, samples=args.samples, reps=reps, steps=args.steps,
                       seed=args.seed, arm=args.arm, overrides=_overrides(args), outputs=args.output or [],
                       model=args.model)
     factory = _executor_factory(args)
@@ -146,7 +213,8 @@ def cmd_sweep(args) -> int:
     res = run_experiment(spec, out=out, finish=_finish, design=design_table(spec),
                          progress=False if args.quiet else None,
                          label=f"sweep {spec.scenario.name}", executor_factory=factory)
-    print(f"{spec.scenario.name}: {spec.n_points} points × {spec.reps} seeds = {spec.n_runs} runs")
+    print(f"{spec.scenario.name}: {_n(spec.n_points, 'point')} × {_n(spec.reps, 'seed')} = "
+          f"{_n(spec.n_runs, 'run')}")
     return _report(res, out)
 
 
@@ -154,7 +222,8 @@ def cmd_sa(args) -> int:
     from .sa import run_spec, sa_spec
 
     n = args.n if args.n is not None else {"sobol": 256, "morris": 20, "fast": 256}[args.method]
-    spec = sa_spec(args.scenario, args.param, args.output, method=args.method, n=n, reps=args.reps or 1,
+    reps = 1 if args.reps is None else args.reps  # --reps 0 is an error, not the default
+    spec = sa_spec(args.scenario, args.param, args.output, method=args.method, n=n, reps=reps,
                    steps=args.steps, seed=args.seed, dummy=not args.no_dummy,
                    second_order=not args.no_second_order, levels=args.levels, M=args.M,
                    num_resamples=args.resamples, overrides=_overrides(args), arm=args.arm,
@@ -164,8 +233,8 @@ def cmd_sa(args) -> int:
     res = run_spec(spec, out=out, progress=False if args.quiet else None,
                    label=f"sa {args.method} {spec.scenario.name}", executor_factory=factory)
     print(f"{spec.scenario.name}: {args.method}, {len(spec.sa_params)} parameters"
-          f"{' + dummy' if spec.sa['dummy'] else ''}, {spec.n_points} points × {spec.reps} seeds = "
-          f"{spec.n_runs} runs")
+          f"{' + dummy' if spec.sa['dummy'] else ''}, {_n(spec.n_points, 'point')} × {_n(spec.reps, 'seed')} = "
+          f"{_n(spec.n_runs, 'run')}")
     if (out / "indices.parquet").exists() and not res.failed:
         _print_indices(res.table("indices"))
     elif "analysis" in res.info:

@@ -42,6 +42,17 @@ class ExperimentResult:
         Figures written.
     info : dict
         Command-specific details (e.g. the noise floor of a sensitivity analysis).
+    ran : int
+        Runs computed by this call (the others were already in ``out``).
+
+    Examples
+    --------
+    >>> from govsim.experiments import replicate
+    >>> res = replicate("baseline", reps=2, steps=2, overrides={"citizens.n": 200}, workers=1, progress=False)
+    >>> res.ok, res.tables()
+    (True, ['bands', 'results', 'summary'])
+    >>> res["summary"].query("output == 'adoption_rate'")[["mean", "ci_low", "ci_high", "reps"]].shape
+    (1, 4)
     """
 
     spec: ExperimentSpec
@@ -90,7 +101,14 @@ class ExperimentResult:
 
 
 def make_job(spec: ExperimentSpec, encode: bool):
-    """The job sent to the workers for ``spec``."""
+    """The job sent to the workers for ``spec`` (a :class:`ModelJob` or :class:`FunctionJob`).
+
+    Examples
+    --------
+    >>> from govsim.experiments import replicate_spec
+    >>> type(make_job(replicate_spec("baseline", reps=2, steps=2), encode=True)).__name__
+    'ModelJob'
+    """
     if spec.function is not None:
         return FunctionJob(spec.function, spec.design_columns, spec.function_outputs, encode=encode)
     in_worker = spec.outputs if spec.kind == "sa" else []
@@ -123,10 +141,29 @@ def run_experiment(spec: ExperimentSpec, out: str | Path | None = None, executor
         ``finish(store, spec) -> (figures, info)`` consolidates the final tables.
     design : DataFrame, optional
         Design table written to ``design.parquet``.
+    label : str, optional
+        Label of the progress bar or lines.
+    executor_factory : callable, optional
+        Called to create the executor (and closed at the end) when there is
+        something to run and ``executor`` is None.
 
     Returns
     -------
     ExperimentResult
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from govsim.experiments import replicate_spec
+    >>> spec = replicate_spec("baseline", reps=2, steps=2, overrides={"citizens.n": 200})
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "exp"
+    >>> res = run_experiment(spec, out=out, workers=1, progress=False)
+    >>> res.counts
+    {'total': 2, 'done': 2, 'failed': 0, 'pending': 0}
+    >>> sorted(p.name for p in (out / "parts" / "series").iterdir())
+    ['run-000000.parquet', 'run-000001.parquet']
+    >>> run_experiment(spec, out=out, workers=1, progress=False).ran   # resumed: nothing left to run
+    0
     """
     store = DiskStore(out, spec) if out is not None else MemoryStore(spec)
     store.check()

@@ -35,7 +35,13 @@ __all__ = ["Executor", "SerialExecutor", "ProcessExecutor", "DaskExecutor", "mak
 
 
 def default_workers() -> int:
-    """Worker processes used by default: the number of CPUs available."""
+    """Worker processes used by default: the number of CPUs available.
+
+    Examples
+    --------
+    >>> default_workers() >= 1
+    True
+    """
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
@@ -126,6 +132,17 @@ class ProcessExecutor(Executor):
         How many times a run is resubmitted when its worker process dies.
     inflight : int, optional
         Maximum tasks submitted but not yet finished (default ``4 × workers``).
+
+    Examples
+    --------
+    Keep one pool for several experiments (workers start once):
+
+    >>> from govsim import experiments as ex
+    >>> with ProcessExecutor(2) as pool:  # doctest: +SKIP
+    ...     a = ex.replicate("baseline", reps=4, steps=3, executor=pool, progress=False)
+    ...     b = ex.sweep("baseline", grid={"adoption.p": [0.01, 0.05]}, steps=3, executor=pool, progress=False)
+    >>> a.ok and b.ok  # doctest: +SKIP
+    True
     """
 
     name = "processes"
@@ -261,6 +278,21 @@ class DaskExecutor(Executor):
         Maximum tasks submitted but unfinished (default ``4 ×`` worker threads).
     timeout : float
         Seconds to wait for the scheduler and the first worker.
+
+    Examples
+    --------
+    A cluster started by hand, on loopback only::
+
+        dask scheduler --host 127.0.0.1 --port 8786 --no-dashboard --dashboard-address 127.0.0.1:0
+        dask worker tcp://127.0.0.1:8786 --nworkers 2 --nthreads 1 --host 127.0.0.1 \\
+            --no-dashboard --dashboard-address 127.0.0.1:0
+
+    >>> from govsim import experiments as ex
+    >>> with DaskExecutor("tcp://127.0.0.1:8786") as dx:  # doctest: +SKIP
+    ...     res = ex.replicate("baseline", reps=8, executor=dx, out="results/rep")
+    >>> with DaskExecutor(local_workers=2) as dx:  # doctest: +SKIP
+    ...     dx.describe()
+    {'executor': 'dask', 'workers': 2, 'scheduler': 'LocalCluster(127.0.0.1)'}
     """
 
     name = "dask"
@@ -407,7 +439,16 @@ def make_executor(workers: int | None = None, scheduler: str | None = None, dask
 
 
 def check_executor_options(workers: int | None, scheduler: str | None, dask_local: int | None) -> None:
-    """Validate executor options before anything is written (no connection made)."""
+    """Validate executor options before anything is written (no connection made).
+
+    Examples
+    --------
+    >>> check_executor_options(2, None, None)
+    >>> check_executor_options(None, "localhost", None)
+    Traceback (most recent call last):
+    ...
+    govsim.errors.ScenarioError: scheduler: --scheduler expects an address like tcp://HOST:PORT, got 'localhost'
+    """
     if scheduler is not None and dask_local is not None:
         raise ScenarioError("give either --scheduler or --dask-local, not both")
     if workers is not None and workers < 1:

@@ -145,6 +145,13 @@ class FunctionJob:
     ``func(**params)`` returns a number, or a mapping of output name -> number.
     If ``func`` accepts a ``seed`` keyword, it receives the run's seed (so a
     stochastic function is reproducible).
+
+    Examples
+    --------
+    >>> from govsim.experiments.spec import Task
+    >>> job = FunctionJob(lambda x1, x2: x1 + 2 * x2, ["x1", "x2"], ["y"])
+    >>> job(Task(0, 0, 0, 1, {"x1": 1.0, "x2": 0.5}))["scalars"][["run", "x1", "x2", "y"]].to_dict("records")
+    [{'run': 0, 'x1': 1.0, 'x2': 0.5, 'y': 2.0}]
     """
 
     def __init__(self, func: Callable, keys: Sequence[str], outputs: Sequence[str], encode: bool = False):
@@ -183,7 +190,15 @@ def _accepts_seed(func: Callable) -> bool:
 
 
 def execute(job: Callable, task: Task) -> Outcome:
-    """Run ``job(task)``; an exception becomes an error :class:`Outcome`."""
+    """Run ``job(task)``; an exception becomes an error :class:`Outcome`.
+
+    Examples
+    --------
+    >>> from govsim.experiments.spec import Task
+    >>> out = execute(lambda task: 1 / 0, Task(3, 3, 0, 123, {}))
+    >>> out.index, out.ok, out.error["type"], out.error["message"]
+    (3, False, 'ZeroDivisionError', 'division by zero')
+    """
     t0 = time.perf_counter()
     try:
         tables = job(task)

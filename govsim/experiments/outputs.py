@@ -226,7 +226,17 @@ def parse_output(spec: str, columns: Sequence[str] | None = None, steps: int | N
 
 def parse_outputs(specs: Iterable[str], columns: Sequence[str] | None = None,
                   steps: int | None = None) -> list[ScalarOutput]:
-    """Parse several specs; duplicates (after canonicalisation) are an error."""
+    """Parse several specs; duplicates (after canonicalisation) are an error.
+
+    Examples
+    --------
+    >>> [o.spec for o in parse_outputs(["adoption_rate", "first_step:adoption_rate:0.5"])]
+    ['final:adoption_rate', 'first_step:adoption_rate>=0.5']
+    >>> parse_outputs(["adoption_rate", "final:adoption_rate"])
+    Traceback (most recent call last):
+    ...
+    govsim.errors.ScenarioError: output: output 'final:adoption_rate' given twice
+    """
     out: list[ScalarOutput] = []
     for s in specs:
         o = parse_output(s, columns, steps)

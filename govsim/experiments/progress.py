@@ -16,6 +16,17 @@ def _fmt_seconds(s: float) -> str:
     return f"{s / 3600:.1f}h"
 
 
+def _terminal_size(stream) -> tuple[int, int]:
+    """(columns, lines) of the terminal ``stream`` is on ((0, 0) when unknown)."""
+    import os
+
+    try:
+        size = os.get_terminal_size(stream.fileno())
+    except (AttributeError, OSError, ValueError):
+        return 0, 0
+    return size.columns, size.lines
+
+
 class Progress:
     """Report runs done / total with an ETA.
 
@@ -67,8 +78,12 @@ class Progress:
         if tty:
             from tqdm import tqdm
 
+            # a pseudo-terminal may report a size of 0 × 0 (script, some CI runners,
+            # ``docker exec -t``), with which tqdm prints nothing: assume 80 × 24 then
+            sized = min(_terminal_size(self.stream)) > 0
             self._bar = tqdm(total=self.total, initial=self.initial, desc=self.label, unit="run",
-                             file=self.stream, dynamic_ncols=True, smoothing=0.1)
+                             file=self.stream, dynamic_ncols=sized, ncols=None if sized else 80,
+                             nrows=None if sized else 24, smoothing=0.1)
         else:
             self._plain = True
             resumed = f" ({self.initial} already done)" if self.initial else ""

@@ -66,7 +66,14 @@ _ANALYSIS_KEY = 2**32 - 2  # spawn key of the bootstrap seed
 
 @dataclass(frozen=True)
 class SAParam:
-    """A parameter of a sensitivity analysis: key, bounds and type (int or float)."""
+    """A parameter of a sensitivity analysis: key, bounds and type (int or float).
+
+    Examples
+    --------
+    >>> p = SAParam("citizens.n", 200, 400, int)
+    >>> p.sample_bounds(), p.value(399.7), p.value(400.4)
+    ([199.5, 400.5], 400, 400)
+    """
 
     key: str
     low: float
@@ -165,7 +172,15 @@ def _problem(params: Sequence[SAParam], dummy: bool) -> dict:
 
 
 def check_design(method: str, n: int, n_vars: int, second_order: bool, levels: int, M: int) -> int:
-    """Validate the design size; returns the number of sample points."""
+    """Validate the design size; returns the number of sample points.
+
+    Examples
+    --------
+    >>> check_design("sobol", 512, 8, second_order=True, levels=4, M=4)   # N·(2D+2)
+    9216
+    >>> check_design("morris", 20, 7, second_order=False, levels=4, M=4)  # N·(D+1)
+    160
+    """
     if method not in METHODS:
         raise ScenarioError(f"unknown method {method!r}; allowed: {', '.join(METHODS)}", key="method")
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
@@ -214,8 +229,19 @@ def sa_spec(model="baseline", params: Sequence[str | tuple] = (), outputs: Seque
             arm: str | None = None, keep_series: bool = False, model_factory=None) -> ExperimentSpec:
     """Validated spec of a sensitivity analysis (see :func:`sensitivity`).
 
-    The sample matrix is kept as ``spec.extra["_X"]`` (not serialised) and
-    the SALib problem as ``spec.sa["problem"]``.
+    The sample matrix is kept as ``spec.extra_X`` (not serialised), the
+    parsed parameters as ``spec.sa_params`` and the SALib problem as
+    ``spec.sa["problem"]``. Everything is validated (keys, bounds, outputs,
+    design size, every sample point) before anything runs.
+
+    Examples
+    --------
+    >>> spec = sa_spec("baseline", ["adoption.p=0.01:0.05", "citizens.n=200:400"], ["final:adoption_rate"],
+    ...                n=8, reps=2, second_order=False)
+    >>> spec.sa["problem"]["names"], spec.n_points, spec.n_runs
+    (['adoption.p', 'citizens.n', 'dummy'], 40, 80)
+    >>> spec.task(3).point, spec.task(3).rep
+    (1, 1)
     """
     function = model if callable(model) and not _is_scenario_like(model) else None
     method = str(method).lower()
@@ -292,7 +318,14 @@ def _is_scenario_like(obj) -> bool:
 
 
 def design_table(spec: ExperimentSpec) -> pd.DataFrame:
-    """One row per sample point: ``point``, the parameter values run, the dummy and the raw sample."""
+    """One row per sample point: ``point``, the parameter values run, the dummy and the raw sample.
+
+    Examples
+    --------
+    >>> spec = sa_spec("baseline", ["citizens.n=200:400"], ["adoption_rate"], n=4, second_order=False)
+    >>> list(design_table(spec).columns)
+    ['point', 'citizens.n', 'citizens.n:sample', 'dummy']
+    """
     X = spec.extra_X
     d: dict = {"point": np.arange(spec.n_points, dtype=np.int64)}
     for j, p in enumerate(spec.sa_params):

@@ -126,6 +126,16 @@ class ExperimentSpec:
         level); not part of the hash.
     arm : str or None
         Arm of the scenario file the base scenario is.
+
+    Examples
+    --------
+    >>> from govsim.experiments import sweep_spec
+    >>> from govsim.seeds import run_seed
+    >>> spec = sweep_spec("baseline", grid={"adoption.p": [0.01, 0.05]}, reps=3, seed=7)
+    >>> spec.n_runs, spec.task(4).point, spec.task(4).rep, spec.task(4).overrides
+    (6, 1, 1, {'adoption.p': 0.05})
+    >>> spec.task(4).seed == run_seed(7, 4)
+    True
     """
 
     kind: str
@@ -375,6 +385,14 @@ def read_samples(path: str | Path) -> list[dict]:
 
     Cells are converted to each key's type and validated; an empty cell is an
     error. Returns one dict of overrides per row.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "design.csv"
+    >>> _ = path.write_text("adoption.p,adoption.rule\\n0.01,bass\\n0.02,utility\\n")
+    >>> read_samples(path)
+    [{'adoption.p': 0.01, 'adoption.rule': 'bass'}, {'adoption.p': 0.02, 'adoption.rule': 'utility'}]
     """
     from ..config import parse_value
 
@@ -447,6 +465,14 @@ def validate_points(scenario, points: Sequence[Mapping[str, Any]], label: str = 
     """Validate every design point against ``scenario`` (types, ranges, cross-checks).
 
     Raises ScenarioError naming the point (1-based) and the key at fault.
+
+    Examples
+    --------
+    >>> sc = resolve_scenario("baseline")
+    >>> validate_points(sc, [{"adoption.p": 0.02}, {"adoption.p": 2.0}])
+    Traceback (most recent call last):
+    ...
+    govsim.errors.ScenarioError: adoption.p: point 2: must be <= 1, got 2
     """
     out = []
     for i, p in enumerate(points):

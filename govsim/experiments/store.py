@@ -107,7 +107,20 @@ def _finite(obj: Any) -> Any:
 
 
 def read_manifest(folder: str | Path) -> dict | None:
-    """The manifest of an experiment folder, or None if it has none."""
+    """The manifest of an experiment folder, or None if it has none.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from govsim.experiments import replicate
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "exp"
+    >>> _ = replicate("baseline", reps=2, steps=2, overrides={"citizens.n": 200}, workers=1, progress=False, out=out)
+    >>> man = read_manifest(out)
+    >>> man["status"], man["counts"]["done"], [r["status"] for r in man["runs"]]
+    ('complete', 2, ['done', 'done'])
+    >>> sorted(k for k in man["versions"] if k in ("govsim", "mesa", "numpy", "SALib"))
+    ['SALib', 'govsim', 'mesa', 'numpy']
+    """
     p = Path(folder) / MANIFEST
     if not p.is_file():
         return None

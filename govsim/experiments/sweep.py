@@ -68,7 +68,13 @@ def sweep_spec(scenario="baseline", grid: Mapping[str, Sequence[Any]] | None = N
 
 
 def design_table(spec: ExperimentSpec) -> pd.DataFrame:
-    """One row per design point: ``point`` and the swept keys."""
+    """One row per design point: ``point`` and the swept keys.
+
+    Examples
+    --------
+    >>> design_table(sweep_spec("baseline", grid={"adoption.p": [0.01, 0.05]})).to_dict("list")
+    {'point': [0, 1], 'adoption.p': [0.01, 0.05]}
+    """
     d = {"point": list(range(spec.n_points))}
     for k in spec.design_columns:
         d[k] = [p[k] for p in spec.points]
