@@ -139,17 +139,25 @@ def payroll(model) -> np.ndarray:
 
 def hours_per_budget_unit(model) -> np.ndarray:
     """Cadre hours one budget unit buys in each region (0 where the payroll or the pool is empty)."""
+    p = model.params
+    tag = (model.__dict__.get("time_step"), p["cadres.per_10k_citizens"], p["cadres.hours_per_step"],
+           p["cadres.payroll"], model.n_regions)
+    cached = model.__dict__.get("_hours_per_budget_unit")
+    if cached is not None and cached[0] == tag:  # residents are static: the same inputs give the same hours
+        return cached[1].copy()
     pay = payroll(model)
     hours = budget_hours(model)
-    return np.divide(hours, pay, out=np.zeros_like(hours), where=pay > 0)
+    out = np.divide(hours, pay, out=np.zeros_like(hours), where=pay > 0)
+    model.__dict__["_hours_per_budget_unit"] = (tag, out.copy())
+    return out
 
 
 def platform_counts(model) -> np.ndarray:
     """Live platforms (portal and apps) per region."""
-    counts = np.zeros(model.n_regions)
+    counts = [0.0] * model.n_regions
     for p in getattr(model, "platforms", ()):
-        counts[p.region] += 1
-    return counts
+        counts[p.region] += 1.0
+    return np.array(counts)
 
 
 def formalism_demand(model) -> dict[str, np.ndarray]:

@@ -247,9 +247,10 @@ class ChannelState:
         ``Q_OFFLINE``, ``Q_ASSISTED`` or ``Q_OFFLINE_ONLY`` (a service that is
         not online: its window stays open under digital-only) while waiting,
         ``Q_NONE`` otherwise.
-    key : int32 array
+    key : intp array
         Static lookup key of each citizen, ``region × 6 + urban × 3 + age
-        group``, indexing the per-step tables of :func:`key_tables`.
+        group``, indexing the per-step tables of :func:`key_tables` (``intp``,
+        the index type ``np.bincount`` takes without a conversion).
     n_queued : int
         Citizens waiting at the end of the last step.
     residents : float array
@@ -272,6 +273,10 @@ class ChannelState:
     aware_in_pack: bool = False
     aware_share: np.ndarray | None = None
     packed: np.ndarray | None = None
+    pack_buf: np.ndarray | None = None
+    needs_u: np.ndarray | None = None
+    needs_lam: np.ndarray | None = None
+    needs_p0: np.ndarray | None = None
     residents: np.ndarray | None = None
     drawn_needs: np.ndarray | None = None
     drawn_index: np.ndarray | None = None
@@ -293,7 +298,7 @@ def setup(model) -> None:
         pending=np.zeros(n, dtype=np.int32),
         waited=np.zeros(n, dtype=np.int16),
         queue_channel=np.full(n, Q_NONE, dtype=np.int8),
-        key=key.astype(np.int32),
+        key=key.astype(np.intp),
         pack_shift=LITERACY_BITS + deg_bits if packable else None,
         inv_degree=(1.0 / np.maximum(net.degree, 1)) if packable else None,
     )
@@ -323,12 +328,21 @@ def draw_needs(model, rng: np.random.Generator) -> np.ndarray:
     """
     lam = model.citizens.need_rate
     n = lam.size
-    u = rng.random(n, dtype=np.float32)
-    p0 = np.exp(-lam, dtype=np.float32)
+    st = getattr(model, "channel_state", None)
+    if st is not None:  # reused buffers: the uniforms, and P(0) = exp(-lam) while need_rate is unchanged
+        if st.needs_u is None or st.needs_u.size != n:
+            st.needs_u = np.empty(n, dtype=np.float32)
+        u = rng.random(out=st.needs_u, dtype=np.float32)
+        if st.needs_lam is None or not np.array_equal(st.needs_lam, lam):
+            st.needs_lam = lam.copy()
+            st.needs_p0 = np.exp(-lam, dtype=np.float32)
+        p0 = st.needs_p0
+    else:
+        u = rng.random(n, dtype=np.float32)
+        p0 = np.exp(-lam, dtype=np.float32)
     idx = np.flatnonzero(u >= p0)  # k >= 1
     k = np.zeros(n, dtype=np.int32)
     k[idx] = 1
-    st = getattr(model, "channel_state", None)
     if st is not None:  # serve_needs reuses the citizens with needs if it gets this very array
         st.drawn_needs, st.drawn_index = k, idx
     l1 = lam[idx]
@@ -350,6 +364,22 @@ def draw_needs(model, rng: np.random.Generator) -> np.ndarray:
     return k
 
 
+_KEY_LAYOUTS: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+def _key_layout(n_regions: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Region, urban and elderly flag of each key (static, cached read-only arrays)."""
+    out = _KEY_LAYOUTS.get(n_regions)
+    if out is None:
+        reg = np.repeat(np.arange(n_regions), N_GROUPS)
+        urban = np.tile(np.repeat([False, True], len(AGE_GROUPS)), n_regions)
+        elderly = np.tile(np.arange(len(AGE_GROUPS)) == 2, 2 * n_regions)
+        for a in (reg, urban, elderly):
+            a.setflags(write=False)
+        out = _KEY_LAYOUTS[n_regions] = (reg, urban, elderly)
+    return out
+
+
 def key_tables(model, quality: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """This step's per-key quantities (float32 arrays over keys region × urban × age, see :class:`ChannelState`).
 
@@ -360,9 +390,7 @@ def key_tables(model, quality: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """
     p = model.params
     n_regions = model.n_regions
-    reg = np.repeat(np.arange(n_regions), N_GROUPS)
-    urban = np.tile(np.repeat([False, True], len(AGE_GROUPS)), n_regions)
-    elderly = np.tile(np.arange(len(AGE_GROUPS)) == 2, 2 * n_regions)
+    reg, urban, elderly = _key_layout(n_regions)
     q = {k: np.asarray(v, dtype=float)[reg] for k, v in quality.items()}
     travel = np.where(urban, 0.0, p["channels.rural_travel_hours"])
     visits = 1.0 + p["channels.extra_visits"] * (1.0 - q["integration"])
@@ -398,14 +426,20 @@ def _neighbour_sums(model, aware: bool = False) -> None:
         st.social_share = net.neighbour_share(pop.adopted).astype(np.float32)
         st.neighbour_literacy = net.neighbour_share(pop.literacy).astype(np.float32)
     else:
-        x = np.multiply(pop.literacy, 2.0 ** LITERACY_BITS, dtype=np.float64)
-        x += np.multiply(pop.adopted.view(np.uint8), 2.0 ** shift)
+        n = pop.n
+        if st.pack_buf is None or st.pack_buf.shape != (3, n):
+            st.pack_buf = np.empty((3, n), dtype=np.float64)  # x, A @ x, packed (int64 view): reused
+        x, y, packed = st.pack_buf[0], st.pack_buf[1], st.pack_buf[2].view(np.int64)
+        np.multiply(pop.literacy, 2.0 ** LITERACY_BITS, out=x, dtype=np.float64)
+        np.add(x, 2.0 ** shift, out=x, where=pop.adopted)  # (x + 0.0 elsewhere: the same bits)
         if aware and st.aware_shift is not None:
-            x += np.multiply(pop.aware.view(np.uint8), 2.0 ** st.aware_shift)
+            np.add(x, 2.0 ** st.aware_shift, out=x, where=pop.aware)
             st.aware_in_pack = True
-        st.packed = net.neighbour_sum(x).astype(np.int64)  # truncates the literacy sum to the 2^-20 below
-        np.bitwise_and(st.packed, (1 << shift) - 1, out=x.view(np.int64))
-        st.neighbour_literacy = np.multiply(x.view(np.int64), st.inv_degree_lit, dtype=np.float32)
+        net.neighbour_sum(x, out=y)
+        np.copyto(packed, y, casting="unsafe")  # truncates the literacy sum to the 2^-20 below
+        st.packed = packed
+        low = np.bitwise_and(packed, (1 << shift) - 1, out=y.view(np.int64))
+        st.neighbour_literacy = np.multiply(low, st.inv_degree_lit, dtype=np.float32)
         st.social_share = None  # decoded on demand (the choice needs it for a few citizens only)
     if aware and not st.aware_in_pack:
         st.aware_share = net.neighbour_share(pop.aware)

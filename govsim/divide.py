@@ -156,16 +156,16 @@ def _literacy_concentration(pop) -> tuple[float, float]:
 def _group_rates(g: dict) -> dict:
     """Aggregate the urban × age tallies of :mod:`govsim.channels` into the named groups."""
     k = len(AGE_GROUPS)
-
-    def by(group: str, key: str) -> float:
-        a = g[key].reshape(2, k)  # rows: rural (0), urban (1)
-        if group == "urban":
-            return float(a[1].sum())
-        if group == "rural":
-            return float(a[0].sum())
-        return float(a[:, AGE_GROUPS.index(group)].sum())
-
-    return {grp: {key: by(grp, key) for key in ("needs", "unmet", "hours")} for grp in GROUPS}
+    out = {grp: {} for grp in GROUPS}
+    for key in ("needs", "unmet", "hours"):
+        a = np.asarray(g[key], dtype=float).reshape(2, k)  # rows: rural (0), urban (1)
+        by_place = a.sum(axis=1).tolist()  # (the same sums as a[i].sum(): sequential over 3 ages)
+        by_age = (a[0] + a[1]).tolist()
+        out["urban"][key] = by_place[1]
+        out["rural"][key] = by_place[0]
+        for i, grp in enumerate(AGE_GROUPS):
+            out[grp][key] = by_age[i]
+    return out
 
 
 @register_reporter

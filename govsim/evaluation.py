@@ -70,6 +70,7 @@ except ImportError:  # pragma: no cover
 
 N_GROUPS = 2 * len(AGE_GROUPS)  # urban/rural × age group
 _RESOLVED = (SERVED_OFFLINE, SERVED_ONLINE, SERVED_ASSISTED, UNMET)
+assert sorted(_RESOLVED) == list(range(SERVED_OFFLINE, UNMET + 1))
 
 
 def group_labels(model) -> np.ndarray:
@@ -114,9 +115,9 @@ def compute_indicators(model) -> dict:
         handled = np.asarray(rec["handled"], dtype=float)
     if handled is None:
         handled = model.step_needs[active].astype(float)
-    hours = np.asarray(model.step_hours, dtype=float)[active]
+    hours = np.asarray(model.step_hours)[active].astype(float)
     la = lab[active]
-    resolved = np.isin(outcome, _RESOLVED)
+    resolved = (outcome >= SERVED_OFFLINE) & (outcome <= UNMET)  # the codes of _RESOLVED are 0 .. 3
     need = np.bincount(la, weights=handled, minlength=size)
     res = np.bincount(la, weights=handled * resolved, minlength=size)
     unm = np.bincount(la, weights=handled * (outcome == UNMET), minlength=size)

@@ -525,15 +525,16 @@ def participate(model) -> None:
         active = np.flatnonzero(model.step_outcome >= 0)
     active = np.asarray(active, dtype=np.intp)
     unhappy = active[pop.satisfaction[active] < p["participation.dissatisfied_below"]]
-    counts = np.bincount(pop.region[unhappy], minlength=n)
+    counts = np.bincount(pop.region[unhappy].astype(np.intp), minlength=n)
     fb = rng.binomial(counts, p["participation.feedback_rate"])
     respond = rng.random(n) < p["participation.response_rate"]
     model.feedback = fb
-    res = cadres.residents(model)
+    res = cadres.residents(model).tolist()
     share, _ = platforms.routing_shares(model)
     top = p["participation.improvement"]
     sc = p["participation.feedback_scale"]
-    for pl, s in zip(model.platforms, share):
+    respond, fb = respond.tolist(), fb.tolist()  # Python scalars: the same arithmetic, less overhead
+    for pl, s in zip(model.platforms, share.tolist()):
         r = pl.region
         pl.feedback = 0.0
         if not respond[r] or fb[r] == 0 or res[r] <= 0:

@@ -121,6 +121,15 @@ def _without_access(model) -> np.ndarray:
     return idx
 
 
+def _scratch(model, n: int) -> np.ndarray:
+    """A float32 work buffer of length ``n``, kept on the model across steps."""
+    buf = model.__dict__.get("_learning_buf")
+    if buf is None or buf.size != n:
+        buf = np.empty(n, dtype=np.float32)
+        model.__dict__["_learning_buf"] = buf
+    return buf
+
+
 def update_learning(model) -> None:
     """Apply this step's learning and attitude updates in place (see the module docstring)."""
     p = model.params
@@ -141,9 +150,10 @@ def update_learning(model) -> None:
     # 2. training
     training.apply_training(model, rng)
     # 3. neighbours
+    buf = _scratch(model, lit.size)  # reused float32 buffer: no large temporaries per step
     rate = p["learning.from_neighbours"]
     if rate > 0:
-        gap = nbr - lit
+        gap = np.subtract(nbr, lit, out=buf)
         np.maximum(gap, 0.0, out=gap)
         gap *= rate
         np.add(lit, gap, out=lit, casting="unsafe")
@@ -161,7 +171,9 @@ def update_learning(model) -> None:
     pop.expectation[idx] = np.clip(expect + p["learning.expectation_rate"] * (perf - expect), 0.0, 1.0)
 
     # 5. trust
-    pop.trust += np.float32(p["learning.trust_rate"]) * (pop.satisfaction - pop.trust)
+    step = np.subtract(pop.satisfaction, pop.trust, out=buf)
+    step *= np.float32(p["learning.trust_rate"])
+    pop.trust += step
     np.clip(pop.trust, 0.0, 1.0, out=pop.trust)
 
     # 6. getting online

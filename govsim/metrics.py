@@ -92,9 +92,13 @@ def key_labels(model) -> tuple[np.ndarray, np.ndarray]:
     if cached is None:
         pop = model.citizens
         k = len(AGE_GROUPS)
-        lab = pop.region.astype(np.intp) * (2 * k)
-        lab += pop.urban.astype(np.intp) * k
-        lab += pop.age_group
+        st = getattr(model, "channel_state", None)
+        if st is not None and st.key.dtype == np.intp:  # the same labels (govsim.channels)
+            lab = st.key
+        else:
+            lab = pop.region.astype(np.intp) * (2 * k)
+            lab += pop.urban.astype(np.intp) * k
+            lab += pop.age_group
         counts = np.bincount(lab, minlength=model.n_regions * 2 * k).astype(float)
         cached = (lab, counts)
         model.__dict__["_key_labels"] = cached

@@ -261,12 +261,12 @@ class Platform(mesa.Agent):
         if amount <= 0:
             return
         g = 1.0 - math.exp(-amount / self.model.params["platform.invest_scale"])
-        ceilings = {"coverage": ceiling_ci if self.kind == "portal" else self.coverage, "usability": ceiling_ur,
-                    "integration": ceiling_ci, "reliability": ceiling_ur, "security": 1.0}
-        for name, top in ceilings.items():
-            q = getattr(self, name)
-            gap = top - q if name in ("usability", "reliability") else max(0.0, top - q)
-            setattr(self, name, q + gap * g)
+        if self.kind == "portal":
+            self.coverage += max(0.0, ceiling_ci - self.coverage) * g  # an app's coverage is fixed
+        self.usability += (ceiling_ur - self.usability) * g
+        self.integration += max(0.0, ceiling_ci - self.integration) * g
+        self.reliability += (ceiling_ur - self.reliability) * g
+        self.security += max(0.0, 1.0 - self.security) * g
         self.spent += amount
 
     def maintain(self, paid_share: float) -> None:
@@ -362,18 +362,23 @@ def regional_quality(model) -> dict[str, np.ndarray]:
     if not plats:
         return out
     share, n_eff = routing_shares(model)
-    not_covered = np.ones(n)
-    secure = np.ones(n)
-    usab = np.zeros(n)
+    not_covered = [1.0] * n
+    secure = [1.0] * n
+    usab = [0.0] * n
+    integ = [0.0] * n
+    reli = [0.0] * n
     has = np.zeros(n, dtype=bool)
-    for p, s in zip(plats, share):
+    for p, s in zip(plats, share.tolist()):  # Python floats: the same float64 arithmetic, less overhead
         r = p.region
-        has[r] = True
         not_covered[r] *= 1.0 - p.coverage
         secure[r] *= p.security
         usab[r] += s * p.usability
-        out["integration"][r] += s * p.integration
-        out["reliability"][r] += s * p.reliability * (1.0 if p.online else 0.0)
+        integ[r] += s * p.integration
+        reli[r] += s * p.reliability * (1.0 if p.online else 0.0)
+    has[np.fromiter((p.region for p in plats), dtype=np.intp, count=len(plats))] = True
+    not_covered, secure, usab = np.array(not_covered), np.array(secure), np.array(usab)
+    out["integration"] = np.array(integ)
+    out["reliability"] = np.array(reli)
     out["coverage"] = np.where(has, 1.0 - not_covered, 0.0)
     out["security"] = np.where(has, secure, 0.0)
     out["usability"] = usab / (1.0 + model.params["platform.fragmentation"] * (n_eff - 1.0))
@@ -385,11 +390,12 @@ def regional_quality(model) -> dict[str, np.ndarray]:
 def data_sharing(model) -> np.ndarray:
     """Data sharing D_r per region: mean integration of its live platforms (0 without platforms)."""
     n = model.n_regions
-    tot = np.zeros(n)
-    cnt = np.zeros(n)
+    tot = [0.0] * n
+    cnt = [0.0] * n
     for p in getattr(model, "platforms", ()):
         tot[p.region] += p.integration
-        cnt[p.region] += 1
+        cnt[p.region] += 1.0
+    tot, cnt = np.array(tot), np.array(cnt)
     return np.divide(tot, cnt, out=np.zeros(n), where=cnt > 0)
 
 
@@ -430,6 +436,8 @@ def update_use(model, needs_by_region: np.ndarray) -> None:
     p = model.params
     res = residents(model)
     z, dt, bt = p["platform.zombie_threshold"], p["platform.demand_threshold"], p["platform.benefit_threshold"]
+    res = res.tolist()
+    needs_by_region = np.asarray(needs_by_region, dtype=float).tolist()
     for plat in model.platforms:
         r = plat.region
         plat._uses_hist.append(1000.0 * plat.uses / res[r] if res[r] > 0 else 0.0)

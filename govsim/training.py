@@ -73,6 +73,27 @@ def eligible(model) -> np.ndarray:
     return mask
 
 
+def _eligible_index(model) -> np.ndarray:
+    """Indices (ascending) of :func:`eligible` citizens: literacy is tested within the static target group only."""
+    p = model.params
+    pop = model.citizens
+    target = p["training.target"]
+    group = None
+    if target != "all":
+        cache = model.__dict__.setdefault("_training_groups", {})
+        group = cache.get(target)
+        if group is None:  # age group and place are static
+            mask = np.ones(pop.n, dtype=bool)
+            if target in ("elderly", "elderly_rural"):
+                mask &= pop.age_group == 2
+            if target in ("rural", "elderly_rural"):
+                mask &= ~pop.urban
+            group = cache[target] = np.flatnonzero(mask)
+    if group is None:
+        return np.flatnonzero(pop.literacy < p["training.max_literacy"])
+    return group[pop.literacy[group] < p["training.max_literacy"]]
+
+
 def apply_training(model, rng: np.random.Generator) -> np.ndarray:
     """Train this step's citizens; return their indices (also counted in ``model.step_trained``)."""
     p = model.params
@@ -85,9 +106,9 @@ def apply_training(model, rng: np.random.Generator) -> np.ndarray:
         model.step_trained = 0
         return np.zeros(0, dtype=np.intp)
     pop = model.citizens
-    idx = np.flatnonzero(eligible(model))
+    idx = _eligible_index(model)
     seats = model.channel_state.residents * per_10k / 10_000.0
-    reg = pop.region[idx]
+    reg = pop.region[idx].astype(np.intp)
     n_elig = np.bincount(reg, minlength=n_regions)
     prob = np.minimum(1.0, seats / np.maximum(n_elig, 1))
     chosen = idx[rng.random(idx.size) < prob[reg]]
