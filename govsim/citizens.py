@@ -38,6 +38,14 @@ Initial draw (stream ``population``, in this order)
    internet access;
 5. privacy concern: ``Beta(4 m, 4 (1 − m))`` with mean ``privacy_mean``.
 
+The citizens are then numbered in the order of their block label region ×
+urban/rural × age group (a stable sort: within a block, in the order drawn),
+so that the members of a block are contiguous. On the homophilous network
+most of a citizen's neighbours are in the citizen's own block, so the
+neighbour sums of every step read memory close together (several times
+faster at 10^6 citizens than reading it scattered). The sort does not change
+who is drawn, only their numbers.
+
 Calibration (CNNIC, December 2021; the series are shipped in ``govsim/data``)
 ------------------------------------------------------------------------------
 The defaults reproduce, in expectation: urban and rural internet penetration
@@ -232,6 +240,12 @@ def create_population(scenario, rng: np.random.Generator) -> Population:
     pm = s["citizens.privacy_mean"]
     privacy = rng.beta(4 * pm, 4 * (1 - pm), size=n)
     need_rate = np.asarray(s["citizens.need_rate"], dtype=np.float32)[age]
+
+    # number the citizens by block (region, urban/rural, age): neighbour reads become local
+    label = (region.astype(np.int64) * 2 + urban) * len(AGE_GROUPS) + age
+    order = np.argsort(label.astype(np.uint16) if label.max(initial=0) < 2**16 else label, kind="stable")
+    region, urban, age, edu, access = region[order], urban[order], age[order], edu[order], access[order]
+    privacy, need_rate, lit = privacy[order], need_rate[order], lit[order]
 
     return Population(
         n=n,
