@@ -42,13 +42,16 @@ def seed_awareness(model, rng: np.random.Generator) -> None:
 def spread_awareness(model, rng: np.random.Generator) -> None:
     """One step of awareness diffusion (synchronous, from the previous state)."""
     pop = model.citizens
-    share = neighbour_aware_share(model) if hasattr(model, "channel_state") else model.network.neighbour_share(pop.aware)
+    unaware = np.flatnonzero(~pop.aware)  # the aware stay aware: evaluate the others only
+    if hasattr(model, "channel_state"):
+        share = neighbour_aware_share(model, unaware)
+    else:
+        share = model.network.neighbour_share(pop.aware)[unaware]
     u = model.__dict__.get("_awareness_u")
     if u is None or u.size != pop.n:
         u = model.__dict__["_awareness_u"] = np.empty(pop.n)
     rng.random(out=u)  # the same draws as rng.random(n), into a reused buffer
-    unaware = np.flatnonzero(~pop.aware)  # the aware stay aware: evaluate the others only
-    prob = model.params["awareness.q"] * share[unaware]
+    prob = model.params["awareness.q"] * share
     prob += model.params["awareness.p"]
     np.minimum(prob, 1.0, out=prob)
     pop.aware[unaware[u[unaware] < prob]] = True

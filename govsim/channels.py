@@ -473,20 +473,23 @@ def neighbour_shares(model) -> tuple[np.ndarray, np.ndarray]:
     return st.social_share, st.neighbour_literacy
 
 
-def neighbour_aware_share(model) -> np.ndarray:
+def neighbour_aware_share(model, rows: np.ndarray | None = None) -> np.ndarray:
     """Share of each citizen's neighbours who are aware, at the start of the step (float64).
 
     Equal, bit for bit, to ``model.network.neighbour_share(citizens.aware)``;
     when called first in a step (by :mod:`govsim.awareness`, before awareness
     spreads) the aware bit rides in the same sparse product as SI and FC
     (x = aware × 2^a + adopted × 2^s + L × 2^20, for degrees below about
-    1,000), which saves one product per step.
+    1,000), which saves one product per step. With ``rows`` (an index array),
+    the shares of those citizens only (decoded for them only).
     """
     _neighbour_sums(model, aware=True)
     st = model.channel_state
     if st.aware_share is None:
+        if rows is not None:
+            return np.divide(st.packed[rows] >> st.aware_shift, st.degree_div[rows])
         st.aware_share = np.divide(st.packed >> st.aware_shift, st.degree_div)
-    return st.aware_share
+    return st.aware_share if rows is None else st.aware_share[rows]
 
 
 def _social_share_of(model, rows: np.ndarray) -> np.ndarray:

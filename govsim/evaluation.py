@@ -61,7 +61,7 @@ import numpy as np
 from . import cadres
 from .channels import NO_NEED, SERVED_OFFLINE, SERVED_ONLINE, UNMET
 from .citizens import AGE_GROUPS
-from .metrics import adopters_by_key, declare_output, key_labels, register_reporter, safe_share
+from .metrics import adopters_by_key, declare_output, key_labels, mean_of, register_reporter, safe_share
 
 try:  # the assisted channel (digital-divide mechanics)
     from .channels import SERVED_ASSISTED
@@ -239,19 +239,19 @@ def _evaluation_outputs(model) -> dict:
         split = cadres.cadre_time(model)
     hours_money = safe_share(split["served"], split["budget"]) * cadres.payroll(model)
     compliance = np.array([g.compliance_spend for g in govs]) if govs else np.zeros(0)
-    evaluated = float(np.mean(s["evaluated"])) if model.n_regions else 0.0
-    outcome = float(np.mean(s["outcome_true"])) if model.n_regions else 0.0
+    evaluated = mean_of(s["evaluated"]) if model.n_regions else 0.0
+    outcome = mean_of(s["outcome_true"]) if model.n_regions else 0.0
     bm = float(model.params["government.budget_mean"])
-    per_region = float(spent.mean()) if spent.size else 0.0
+    per_region = mean_of(spent) if spent.size else 0.0
     rel = per_region / bm if bm > 0 else 0.0
     return {
         "metric_weight": float(model.params["government.metric_weight"]),
-        "visible_score": float(np.mean(s["visible"])) if model.n_regions else 0.0,
+        "visible_score": mean_of(s["visible"]) if model.n_regions else 0.0,
         "evaluated_score": evaluated,
         "outcome_score": outcome,
         "presence_gap": evaluated - outcome,
         "budget_spent": float(spent.sum()),
         "outcome_per_cost": outcome / rel if rel > 0 else 0.0,
         "formalism_cost": float(np.sum(hours_money) + compliance.sum() + zombie_upkeep.sum()),
-        "reporting_compliance": float(np.mean([g.compliance for g in govs])) if govs else 0.0,
+        "reporting_compliance": mean_of([g.compliance for g in govs]) if govs else 0.0,
     }

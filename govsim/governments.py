@@ -511,8 +511,11 @@ def setup(model) -> None:
                                          p["platform.benefit_threshold"])
 
 
-def participate(model) -> None:
-    """Citizens' feedback and the local governments' response (see "Participation")."""
+def participate(model, shares: np.ndarray | None = None) -> None:
+    """Citizens' feedback and the local governments' response (see "Participation").
+
+    ``shares`` are the platforms' routing shares (computed if not given).
+    """
     p = model.params
     n = model.n_regions
     if not p["participation.enabled"]:
@@ -530,7 +533,7 @@ def participate(model) -> None:
     respond = rng.random(n) < p["participation.response_rate"]
     model.feedback = fb
     res = cadres.residents(model).tolist()
-    share, _ = platforms.routing_shares(model)
+    share = platforms.routing_shares(model)[0] if shares is None else shares
     top = p["participation.improvement"]
     sc = p["participation.feedback_scale"]
     respond, fb = respond.tolist(), fb.tolist()  # Python scalars: the same arithmetic, less overhead
@@ -555,11 +558,12 @@ def after_service(model) -> None:
     (:func:`govsim.platforms.update_use`), then citizens' feedback is taken in
     (:func:`participate`).
     """
-    platforms.split_uses(model)
+    share, _ = platforms.routing_shares(model)  # unchanged until participation ends
+    platforms.split_uses(model, shares=share)
     ind = evaluation.compute_indicators(model)
     model.indicators = ind
     platforms.update_use(model, ind["needs"])
-    participate(model)
+    participate(model, shares=share)
 
 
 # -- outputs ---------------------------------------------------------------------------
@@ -575,7 +579,7 @@ for _name, _unit, _doc in [
 @register_reporter
 def _government_outputs(model) -> dict:
     govs = model.local_governments
-    alloc = np.mean([g.allocation for g in govs], axis=0) if govs else np.zeros(len(USES))
+    alloc = np.add.reduce(np.array([g.allocation for g in govs]), axis=0) / len(govs) if govs else np.zeros(len(USES))
     n = model.citizens.n
     return {
         **{f"alloc_{u}": float(alloc[i]) for i, u in enumerate(USES)},

@@ -111,6 +111,16 @@ def adopters_by_key(model) -> np.ndarray:
     return np.bincount(lab, weights=model.citizens.adopted, minlength=counts.size)
 
 
+def mean_of(x) -> float:
+    """``float(np.mean(x))`` of a small 1-D float64 or integer array (or list), without ``np.mean``'s overhead.
+
+    The same float64 pairwise sum divided by the count, hence the same bits.
+    Not for float32 input (``np.mean`` would sum it in float32).
+    """
+    a = np.asarray(x, dtype=np.float64)
+    return float(np.add.reduce(a) / a.size)
+
+
 def group_shares(values: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
     """Mean of ``values`` within each group label 0..n_groups-1 (0 for an empty group)."""
     counts = np.bincount(groups, minlength=n_groups)

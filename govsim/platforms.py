@@ -121,7 +121,7 @@ import pandas as pd
 
 from .cadres import residents
 from .config import Param, declare
-from .metrics import declare_output, register_reporter
+from .metrics import declare_output, mean_of, register_reporter
 
 QUALITY = ("coverage", "usability", "integration", "reliability", "security")
 QUADRANTS = ("effective", "useful_unsolicited", "failed", "decoration")
@@ -409,11 +409,12 @@ def apps_by_region(model) -> np.ndarray:
 
 
 # -- real use ------------------------------------------------------------------------
-def split_uses(model, per_region: np.ndarray | None = None) -> None:
+def split_uses(model, per_region: np.ndarray | None = None, shares: np.ndarray | None = None) -> None:
     """Split each region's online uses among its platforms ∝ r_p × U_p × R_p × online_p.
 
     ``per_region`` defaults to the sum of the ``uses`` the channel mechanics
-    recorded on each region's platforms this step.
+    recorded on each region's platforms this step; ``shares`` to the current
+    routing shares (:func:`routing_shares`).
     """
     plats = model.platforms
     if not plats:
@@ -421,7 +422,7 @@ def split_uses(model, per_region: np.ndarray | None = None) -> None:
     region = np.fromiter((p.region for p in plats), dtype=np.int64, count=len(plats))
     if per_region is None:
         per_region = np.bincount(region, weights=[float(p.uses) for p in plats], minlength=model.n_regions)
-    share, _ = routing_shares(model)
+    share = routing_shares(model)[0] if shares is None else shares
     w = share * np.fromiter((p.usability * p.reliability * (1.0 if p.online else 0.0) for p in plats),
                             dtype=float, count=len(plats))
     tot = np.bincount(region, weights=w, minlength=model.n_regions)
@@ -526,10 +527,10 @@ def _platform_outputs(model) -> dict:
         zombies += bool(p.zombie)
     q = getattr(model, "quality", None) or regional_quality(model)
     return {
-        "apps_per_region": float(apps_by_region(model).mean()) if model.n_regions else 0.0,
+        "apps_per_region": mean_of(apps_by_region(model)) if model.n_regions else 0.0,
         "platforms_total": len(plats),
         "zombie_apps": zombies,
         **{f"platforms_{k}": v for k, v in counts.items()},
-        "online_usability": float(np.mean(q["usability"])) if model.n_regions else 0.0,
-        "data_sharing": float(data_sharing(model).mean()) if model.n_regions else 0.0,
+        "online_usability": mean_of(q["usability"]) if model.n_regions else 0.0,
+        "data_sharing": mean_of(data_sharing(model)) if model.n_regions else 0.0,
     }
