@@ -151,6 +151,9 @@ OUTCOMES = ("served_offline", "served_online", "served_assisted", "unmet", "queu
 # queue channel codes (ChannelState.queue_channel)
 Q_NONE, Q_OFFLINE, Q_ASSISTED, Q_OFFLINE_ONLY = -1, OFFLINE, ASSISTED, 3
 
+#: int8 scalars of the codes (np.where on them gives int8 arrays directly)
+_I8 = {c: np.int8(c) for c in range(-1, 5)}
+
 #: groups tallied every step: label = urban × 3 + age group
 GROUP_NAMES = tuple(f"{'urban' if u else 'rural'}_{a}" for u in (0, 1) for a in AGE_GROUPS)
 N_GROUPS = len(GROUP_NAMES)
@@ -431,9 +434,11 @@ def _neighbour_sums(model, aware: bool = False) -> None:
             st.pack_buf = np.empty((3, n), dtype=np.float64)  # x, A @ x, packed (int64 view): reused
         x, y, packed = st.pack_buf[0], st.pack_buf[1], st.pack_buf[2].view(np.int64)
         np.multiply(pop.literacy, 2.0 ** LITERACY_BITS, out=x, dtype=np.float64)
-        np.add(x, 2.0 ** shift, out=x, where=pop.adopted)  # (x + 0.0 elsewhere: the same bits)
+        np.multiply(pop.adopted.view(np.uint8), 2.0 ** shift, out=y)  # 0 or 2^s, exact
+        x += y
         if aware and st.aware_shift is not None:
-            np.add(x, 2.0 ** st.aware_shift, out=x, where=pop.aware)
+            np.multiply(pop.aware.view(np.uint8), 2.0 ** st.aware_shift, out=y)
+            x += y
             st.aware_in_pack = True
         net.neighbour_sum(x, out=y)
         np.copyto(packed, y, casting="unsafe")  # truncates the literacy sum to the 2^-20 below
@@ -657,9 +662,10 @@ def serve_needs(model, needs: np.ndarray, quality: dict[str, np.ndarray], rng: n
     (utility rule), ``habit``, ``time_cost``, ``needs_total``, ``served`` and
     ``unmet``, the queue state ``model.channel_state``, and the step records:
     ``model.step_outcome`` (an outcome code per citizen, ``QUEUED`` for a
-    citizen still waiting), ``model.step_hours``, ``model.step_needs``,
-    ``model.step_success``, ``model.step_active`` (indices of the citizens with
-    needs or a queue), ``model.step_record`` (per active citizen: outcome,
+    citizen still waiting, from which ``model.step_success`` is derived),
+    ``model.step_hours``, ``model.step_needs``, ``model.step_active``
+    (indices of the citizens with needs or a queue), ``model.step_record``
+    (per active citizen: outcome,
     needs handled, hours per need of an episode resolved this step, online
     attempt) and ``model.step_groups`` (tallies per group urban × age, see
     :data:`GROUP_NAMES` and :data:`GROUP_KEYS`).
@@ -779,10 +785,10 @@ def serve_needs(model, needs: np.ndarray, quality: dict[str, np.ndarray], rng: n
         total += w_as
     x = u_choice * total
     if assisted_on:
-        choice = np.where(x < w_on, ONLINE, np.where(x < w_on + w_off, OFFLINE, ASSISTED)).astype(np.int8)
+        choice = np.where(x < w_on, _I8[ONLINE], np.where(x < w_on + w_off, _I8[OFFLINE], _I8[ASSISTED]))
         bad = (choice == ASSISTED) & (w_as <= 0)
     else:
-        choice = np.where(x < w_on, ONLINE, OFFLINE).astype(np.int8)
+        choice = np.where(x < w_on, _I8[ONLINE], _I8[OFFLINE])
         bad = (choice == OFFLINE) & (w_off <= 0)
     if bad.any():  # rounding at the top of the range: fall to the last open channel
         choice[bad] = np.where(w_off[bad] > 0, OFFLINE, ONLINE)
@@ -816,10 +822,10 @@ def serve_needs(model, needs: np.ndarray, quality: dict[str, np.ndarray], rng: n
 
     # who waits for offline or assisted service this step
     if has_queue:
-        fresh_q = np.where(choice == OFFLINE, np.where(cover, Q_OFFLINE, Q_OFFLINE_ONLY), Q_NONE).astype(np.int8)
+        fresh_q = np.where(choice == OFFLINE, np.where(cover, _I8[Q_OFFLINE], _I8[Q_OFFLINE_ONLY]), _I8[Q_NONE])
         qch = np.where(queued, qch, fresh_q)
     else:
-        qch = np.where(choice == OFFLINE, np.where(cover, Q_OFFLINE, Q_OFFLINE_ONLY), Q_NONE).astype(np.int8)
+        qch = np.where(choice == OFFLINE, np.where(cover, _I8[Q_OFFLINE], _I8[Q_OFFLINE_ONLY]), _I8[Q_NONE])
     if assisted_on:
         qch[choice == ASSISTED] = Q_ASSISTED
     qch[f_idx] = fb
@@ -851,7 +857,7 @@ def serve_needs(model, needs: np.ndarray, quality: dict[str, np.ndarray], rng: n
     # outcomes, hours and visits
     d_give_up = ~d_served & (d_wait + 1 > patience)
     d_outcome = np.where(d_served, np.where(d_as, SERVED_ASSISTED, SERVED_OFFLINE),
-                         np.where(d_give_up, UNMET, QUEUED)).astype(np.int8)
+                         np.where(d_give_up, UNMET, QUEUED)).astype(np.int8, copy=False)
     outcome = np.full(m, UNMET, dtype=np.int8)
     outcome[t_idx[success[t_idx]]] = SERVED_ONLINE
     outcome[d] = d_outcome
@@ -890,7 +896,6 @@ def serve_needs(model, needs: np.ndarray, quality: dict[str, np.ndarray], rng: n
     model.step_outcome = full_outcome
     model.step_hours = step_hours
     model.step_needs = needs
-    model.step_success = full_outcome == SERVED_ONLINE
     model.step_active = active
     episode = per_need + (waited * f32(wait_h)).astype(f32) if has_queue else per_need.copy()
     episode[outcome == QUEUED] = 0.0

@@ -122,31 +122,48 @@ def concentration_index_levels(values: np.ndarray, levels: np.ndarray, n_levels:
     return float(2.0 * np.dot(sums, mid_rank) / total - 1.0)
 
 
-def _literacy_concentration(pop) -> tuple[float, float]:
-    """Concentration indices of hours per need and unmet needs per need over literacy (one pass of bincounts)."""
+def _literacy_concentration(pop, scratch: dict | None = None, step: int = 0) -> tuple[float, float]:
+    """Concentration indices of hours per need and unmet needs per need over literacy (one pass of bincounts).
+
+    ``scratch`` (a dict kept by the caller across steps) holds reused float64
+    buffers and the citizens without needs so far (``needs_total`` only grows,
+    so the list is filtered each step; rebuilt every 12 steps).
+    """
+    scratch = {} if scratch is None else scratch
+    n_pop = pop.literacy.size
+    bufs = scratch.get("bufs")
+    if bufs is None or bufs.shape != (2, n_pop):
+        bufs = scratch["bufs"] = np.empty((2, n_pop))
     # literacy_levels, as intp (np.bincount's fast path)
-    buf = np.multiply(pop.literacy, np.float32(LITERACY_LEVELS - 1), dtype=np.float32)
+    buf = np.multiply(pop.literacy, np.float32(LITERACY_LEVELS - 1), out=bufs[0].view(np.float32)[:n_pop])
     buf += np.float32(0.5)
     np.clip(buf, 0, LITERACY_LEVELS - 1, out=buf)
     levels = buf.astype(np.intp)
-    del buf
     counts = np.bincount(levels, minlength=LITERACY_LEVELS)
-    none_yet = np.flatnonzero(pop.needs_total == 0)  # citizens without needs yet are left out
+    none_yet = scratch.get("none_yet")
+    if none_yet is None or step % 12 == 0:
+        none_yet = np.flatnonzero(pop.needs_total == 0)  # citizens without needs yet are left out
+    else:
+        none_yet = none_yet[pop.needs_total[none_yet] == 0]
+    scratch["none_yet"] = none_yet
     if none_yet.size:  # (their values are 0, so only the counts need correcting)
         counts -= np.bincount(levels[none_yet], minlength=LITERACY_LEVELS)
     n = counts.sum()
     if n == 0:
         return 0.0, 0.0
     mid_rank = (np.cumsum(counts) - counts / 2.0) / n
-    inv = np.maximum(pop.needs_total, 1, dtype=np.float64)
+    inv = bufs[0]  # 1 / max(needs_total, 1), float64 (same-type operations: no mixed-type loops)
+    np.copyto(inv, pop.needs_total, casting="unsafe")
+    np.maximum(inv, 1.0, out=inv)
     np.divide(1.0, inv, out=inv)
+    w = bufs[1]
     out = []
-    w = None
     for values in (pop.time_cost, pop.unmet):
         if not values.any():
             out.append(0.0)
             continue
-        w = np.multiply(values, inv, out=w)
+        np.copyto(w, values, casting="unsafe")  # float32 / int32 -> float64, exact
+        w *= inv
         sums = np.bincount(levels, weights=w, minlength=LITERACY_LEVELS)
         total = sums.sum()
         out.append(float(2.0 * np.dot(sums, mid_rank) / total - 1.0) if total > 0 else 0.0)
@@ -182,7 +199,8 @@ def _divide(model) -> dict:
     row["exclusion_gap_rural_urban"] = row["exclusion_rate_rural"] - row["exclusion_rate_urban"]
     row["exclusion_gap_elderly_young"] = row["exclusion_rate_elderly"] - row["exclusion_rate_young"]
 
-    row["ci_time_cost_literacy"], row["ci_unmet_literacy"] = _literacy_concentration(pop)
+    row["ci_time_cost_literacy"], row["ci_unmet_literacy"] = _literacy_concentration(
+        pop, model.__dict__.setdefault("_divide_scratch", {}), int(model.time_step))
 
     served = c.get("needs_online", 0) + c.get("needs_offline", 0) + c.get("needs_assisted", 0)
     served_q = c.get("needs_offline", 0) + c.get("needs_assisted", 0)

@@ -90,6 +90,14 @@ def _reference_hours(model) -> np.ndarray:
     return ref
 
 
+def _segment_sums(values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Sums of integer ``values`` over the slices ``bounds[k]:bounds[k + 1]`` (float64, exact)."""
+    c = np.empty(values.size + 1, dtype=np.int64)
+    c[0] = 0
+    np.cumsum(values, dtype=np.int64, out=c[1:])
+    return (c[bounds[1:]] - c[bounds[:-1]]).astype(float)
+
+
 def compute_indicators(model) -> dict:
     """What governments and the evaluator can see this step, per region (arrays of length regions.n).
 
@@ -110,17 +118,23 @@ def compute_indicators(model) -> dict:
     active = np.asarray(active, dtype=np.intp)
     outcome = model.step_outcome[active]
     rec = getattr(model, "step_record", None)
-    handled = None
     if isinstance(rec, dict) and "handled" in rec and len(rec["handled"]) == active.size:
-        handled = np.asarray(rec["handled"], dtype=float)
-    if handled is None:
-        handled = model.step_needs[active].astype(float)
+        h_raw = np.asarray(rec["handled"])
+    else:
+        h_raw = model.step_needs[active]
     hours = np.asarray(model.step_hours)[active].astype(float)
     la = lab[active]
     resolved = (outcome >= SERVED_OFFLINE) & (outcome <= UNMET)  # the codes of _RESOLVED are 0 .. 3
-    need = np.bincount(la, weights=handled, minlength=size)
-    res = np.bincount(la, weights=handled * resolved, minlength=size)
-    unm = np.bincount(la, weights=handled * (outcome == UNMET), minlength=size)
+    unmet = outcome == UNMET
+    if h_raw.dtype.kind in "iub" and la.size and bool(np.all(la[1:] >= la[:-1])):
+        # labels in order (citizens are numbered by block): exact integer sums per label from cumulative sums
+        bounds = np.searchsorted(la, np.arange(size + 1))
+        need, res, unm = (_segment_sums(v, bounds) for v in (h_raw, h_raw * resolved, h_raw * unmet))
+    else:
+        handled = h_raw.astype(float)
+        need = np.bincount(la, weights=handled, minlength=size)
+        res = np.bincount(la, weights=handled * resolved, minlength=size)
+        unm = np.bincount(la, weights=handled * unmet, minlength=size)
     hrs = np.bincount(la, weights=hours, minlength=size)
     ref = np.tile(_reference_hours(model), R)
 

@@ -246,6 +246,8 @@ declare(
 def _ratio(a: float, b: float, cap: float = 1e12) -> float:
     """a / b for non-negative a, capped (and ``cap`` for a > 0 over b = 0): safe with tiny scales."""
     if b > 0:
+        if type(a) is float and type(b) is float:  # Python floats: overflow gives inf, no warning to silence
+            return float(min(a / b, cap))
         with np.errstate(over="ignore"):
             return float(min(a / b, cap))
     return cap if a > 0 else 0.0
@@ -445,7 +447,7 @@ class LocalGovernment(mesa.Agent):
             w = np.array([pl.demand * pl.coverage for pl in plats])
             w = w / w.sum() if w.sum() > 0 else np.full(len(plats), 1.0 / len(plats))
             ceil_ur = max(0.0, 1.0 - p["government.mismatch_penalty"] * self.mismatch)
-            for pl, share in zip(plats, w):
+            for pl, share in zip(plats, w.tolist()):
                 pl.invest(s_q * share, ceil_ur, self.ambition)
 
         # launches

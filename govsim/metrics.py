@@ -73,6 +73,9 @@ def safe_share(num, den):
     if type(num) in _SCALARS and type(den) in _SCALARS:  # scalar fast path (same float64 division)
         den = float(den)
         return float(num) / den if den > 0 else 0.0
+    if (type(num) is np.ndarray and type(den) is np.ndarray and num.ndim and num.shape == den.shape
+            and num.dtype == np.float64 and den.dtype.kind in "fiub"):  # array fast path (same division)
+        return np.divide(num, den, out=np.zeros(num.shape), where=den > 0)
     num = np.asarray(num, dtype=float)
     den = np.asarray(den, dtype=float)
     out = np.divide(num, den, out=np.zeros(np.broadcast(num, den).shape), where=den > 0)
@@ -105,9 +108,43 @@ def key_labels(model) -> tuple[np.ndarray, np.ndarray]:
     return cached
 
 
+def label_bounds(model) -> np.ndarray | None:
+    """Where each label of :func:`key_labels` starts and ends, if the labels are sorted (else ``None``).
+
+    :func:`govsim.citizens.create_population` numbers citizens by block, so
+    the labels of a model's population are sorted and every label is one
+    contiguous slice ``bounds[k]:bounds[k + 1]`` (cached).
+    """
+    cached = model.__dict__.get("_label_bounds", False)
+    if cached is False:
+        lab, counts = key_labels(model)
+        cached = None
+        if lab.size and bool(np.all(lab[1:] >= lab[:-1])):
+            cached = np.searchsorted(lab, np.arange(counts.size + 1))
+        model.__dict__["_label_bounds"] = cached
+    return cached
+
+
+def segment_counts(flags: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """Number of true ``flags`` in each slice ``bounds[k]:bounds[k + 1]`` (float64, exact)."""
+    if flags.size < 1 << 17:  # small: one reduceat over the non-empty slices
+        starts, ends = bounds[:-1], bounds[1:]
+        full = starts < ends
+        out = np.zeros(starts.size)
+        if full.any():
+            out[full] = np.add.reduceat(flags.view(np.uint8), starts[full], dtype=np.intp)
+        return out
+    # large: count_nonzero per slice (vectorised popcount, far faster than a cast and an add)
+    return np.array([np.count_nonzero(flags[a:b]) for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist())],
+                    dtype=float)
+
+
 def adopters_by_key(model) -> np.ndarray:
     """Adopters per label of :func:`key_labels` (float64, exact counts), for the current state."""
     lab, counts = key_labels(model)
+    bounds = label_bounds(model)
+    if bounds is not None:  # contiguous labels: count per slice
+        return segment_counts(model.citizens.adopted, bounds)
     return np.bincount(lab, weights=model.citizens.adopted, minlength=counts.size)
 
 

@@ -175,12 +175,16 @@ class GovModel(mesa.Model):
         self.step_outcome = np.full(n, NO_NEED, dtype=np.int8)
         self.step_needs = np.zeros(n, dtype=np.int32)
         self.step_hours = np.zeros(n)
-        self.step_success = np.zeros(n, dtype=bool)
         self.latest: dict = {}
         self.datacollector = _RowCollector(
             model_reporters={name: (lambda m, name=name: m.latest[name]) for name in metrics.output_names()}
         )
         self._collect()
+
+    @property
+    def step_success(self) -> np.ndarray:
+        """Per citizen: needs served online this step (``step_outcome == SERVED_ONLINE``)."""
+        return self.step_outcome == channels.SERVED_ONLINE
 
     # -- the step ------------------------------------------------------------------
     def step(self) -> None:
