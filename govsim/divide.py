@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .channels import N_GROUPS
 from .citizens import AGE_GROUPS
