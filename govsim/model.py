@@ -189,6 +189,9 @@ class GovModel(mesa.Model):
     # -- the step ------------------------------------------------------------------
     def step(self) -> None:
         """Advance the model by one step (one month); see the module docstring for the order."""
+        mark = self._mark
+        if mark is not None:
+            mark(None)
         self.time_step += 1
         dyn = self.streams["dynamics"]
         apply_events(self, self.time_step)
@@ -197,16 +200,55 @@ class GovModel(mesa.Model):
             gov.step()
         for platform in self.platforms:
             platform.step()
+        if mark is not None:
+            mark("events and governments")
         quality = regional_quality(self)
         self.quality = quality
         spread_awareness(self, dyn)
+        if mark is not None:
+            mark("awareness (with the neighbour product)")
         self.rule.update(self, dyn)
         needs = draw_needs(self, dyn)
         self.service_capacity = service_hours(self)
+        if mark is not None:
+            mark("adoption rule, needs, capacity")
         self.step_counts = serve_needs(self, needs, quality, dyn)
+        if mark is not None:
+            mark("channel choice and service")
         update_learning(self)
+        if mark is not None:
+            mark("learning")
         governments.after_service(self)
+        if mark is not None:
+            mark("governance feedback")
         self._collect()
+        if mark is not None:
+            mark("outputs")
+
+    _mark = None
+
+    def time_processes(self, on: bool = True) -> dict[str, list[float]]:
+        """Time the processes of every following step (seconds per step, by process) for profiling.
+
+        Returns the dict that collects the times, ``{process: [seconds, ...]}``
+        (one entry per step); ``on=False`` stops timing. Results are unchanged.
+        """
+        import time
+
+        times: dict[str, list[float]] = {}
+        if not on:
+            self._mark = None
+            return times
+        last = [0.0]
+
+        def mark(name):
+            now = time.perf_counter()
+            if name is not None:
+                times.setdefault(name, []).append(now - last[0])
+            last[0] = now
+
+        self._mark = mark
+        return times
 
     def _collect(self) -> None:
         self.latest = metrics.collect(self)

@@ -444,9 +444,10 @@ def update_use(model, needs_by_region: np.ndarray) -> None:
         plat._uses_hist.append(1000.0 * plat.uses / res[r] if res[r] > 0 else 0.0)
         plat._domain_hist.append(1000.0 * needs_by_region[r] * plat.demand * plat.coverage / res[r]
                                  if res[r] > 0 else 0.0)
-        plat.use_rate = float(sum(plat._uses_hist) / len(plat._uses_hist))
+        used = sum(plat._uses_hist)
+        plat.use_rate = float(used / len(plat._uses_hist))
         dom = float(sum(plat._domain_hist))
-        plat.benefit = min(1.0, float(sum(plat._uses_hist)) / dom) if dom > 0 else 0.0
+        plat.benefit = min(1.0, float(used) / dom) if dom > 0 else 0.0
         plat.zombie = plat.use_rate < z
         plat.quadrant = quadrant(plat.demand, plat.benefit, dt, bt)
 
