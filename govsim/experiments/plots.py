@@ -117,7 +117,9 @@ def sobol_figure(indices: pd.DataFrame, output: str, title: str = ""):
             above = bool(row["above_floor"]) if pd.notna(row["above_floor"]) else True
             ax.bar(xs[j] + off, row["value"], width, yerr=row["conf"], capsize=3,
                    color="#bbbbbb" if dummy else colours[name], hatch=None if (above or dummy) else "//",
-                   edgecolor="black", linewidth=0.5, label=name if j == 0 else None)
+                   edgecolor="black", linewidth=0.5)
+        # legend entry drawn apart from the bars, which may be hatched or grey
+        ax.bar([np.nan], [np.nan], width, color=colours[name], edgecolor="black", linewidth=0.5, label=name)
         floor = g["floor"].dropna()
         if len(floor):
             ax.axhline(float(floor.iloc[0]), color=colours[name], linestyle="--", linewidth=1,

@@ -133,9 +133,12 @@ def read_manifest(folder: str | Path) -> dict | None:
 class TableSink:
     """Stream pandas chunks into ``NAME.parquet`` (and ``NAME.csv``), atomically.
 
-    Chunks are buffered up to ``rows`` rows per Parquet row group. The files
-    appear under their final names only on :meth:`close`; :meth:`abort` (or
-    an exception inside ``with``) removes the temporary files.
+    Chunks are buffered up to ``rows`` rows per Parquet row group; every
+    ``max_chunks`` chunks the buffer is merged into one table, so that many
+    small parts (a few rows each) do not pile up thousands of small tables
+    and their per-table overhead. The files appear under their final names
+    only on :meth:`close`; :meth:`abort` (or an exception inside ``with``)
+    removes the temporary files.
 
     Examples
     --------
@@ -148,11 +151,12 @@ class TableSink:
     [1, 2, 3]
     """
 
-    def __init__(self, folder: Path, name: str, csv: bool = True, rows: int = 16_384):
+    def __init__(self, folder: Path, name: str, csv: bool = True, rows: int = 16_384, max_chunks: int = 64):
         self.folder = Path(folder)
         self.name = name
         self.csv = csv
         self.rows = rows
+        self.max_chunks = max(2, int(max_chunks))
         self._buf: list = []
         self._nbuf = 0
         self._writer = None
@@ -198,6 +202,8 @@ class TableSink:
         self.n_rows += chunk.num_rows
         if self._nbuf >= self.rows:
             self._flush()
+        elif len(self._buf) >= self.max_chunks:
+            self._buf = [pa.concat_tables(self._buf).combine_chunks()]
 
     def _flush(self):
         import pyarrow as pa
