@@ -172,6 +172,24 @@ def test_memory_store_equals_disk_store(tmp_path):
         pd.testing.assert_frame_equal(disk[name], mem[name], check_exact=True)
 
 
+def _parallel_min_nnz(task):
+    from govsim import networks
+
+    return networks.PARALLEL_MIN_NNZ
+
+
+def test_workers_filling_the_cores_keep_the_model_on_one_thread(pool):
+    from govsim import networks
+    from govsim.experiments.executors import default_workers
+    from govsim.experiments.spec import Task
+
+    if not hasattr(networks, "PARALLEL_MIN_NNZ"):
+        pytest.skip("the model has no threaded neighbour sums")
+    got = {o.tables for o in pool.run(_parallel_min_nnz, [Task(i, i, 0, 0, {}) for i in range(4)])}
+    assert got == ({sys.maxsize} if pool.workers >= default_workers() else {networks.PARALLEL_MIN_NNZ})
+    assert networks.PARALLEL_MIN_NNZ != sys.maxsize  # the driver's own setting is untouched
+
+
 def test_process_worker_death_is_retried(tmp_path):
     kw = dict(reps=6, steps=10, overrides={"citizens.n": 1000})
     ref = ex.replicate("baseline", workers=1, progress=False, **kw)
@@ -671,6 +689,19 @@ def test_dask_local_cluster_option(tmp_path):
                  "1", "--quiet", "--out", str(out)]) == 0
     ref = ex.replicate("baseline", reps=2, steps=3, overrides={"citizens.n": 200}, workers=1, progress=False)
     pd.testing.assert_frame_equal(pd.read_parquet(out / "results.parquet"), ref["results"], check_exact=True)
+
+
+def test_functions_named_like_their_submodules_stay_functions():
+    code = ("import govsim.experiments.replicate, govsim.experiments.sweep, govsim.experiments.sa\n"
+            "from govsim.experiments.replicate import replicate_spec\n"
+            "from govsim.cli import main\n"
+            "from govsim import experiments as ex\n"
+            "assert callable(ex.replicate) and callable(ex.sweep) and callable(ex.sensitivity), "
+            "(ex.replicate, ex.sweep)\n"
+            "from govsim.experiments import replicate, sweep\n"
+            "assert callable(replicate) and callable(sweep)\n")
+    proc = subprocess.run([sys.executable, "-c", code], env=_env(), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
 
 
 def test_serial_executor_is_default_for_one_worker():

@@ -71,3 +71,13 @@ def __getattr__(name: str):
 
 def __dir__():
     return sorted(set(globals()) | set(_EXPORTS))
+
+
+# ``replicate`` and ``sweep`` name both a submodule and its main function. The
+# first import of a submodule sets the package attribute of that name to the
+# module, so with a lazy export ``from govsim.experiments.replicate import
+# replicate_spec`` (or running ``govsim replicate``) would turn
+# ``govsim.experiments.replicate`` into the module. Imported here, the functions
+# win: a submodule already imported is never set again.
+from .replicate import replicate, replicate_spec  # noqa: E402
+from .sweep import sweep, sweep_spec  # noqa: E402

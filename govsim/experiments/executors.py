@@ -94,11 +94,31 @@ class SerialExecutor(Executor):
 _WORKER_JOBS: dict = {}
 
 
-def _init_worker() -> None:
-    """Pool workers ignore Ctrl-C: the driver handles it and shuts the pool down."""
+def one_thread_per_worker() -> None:
+    """Keep the model on one thread in this process (a worker among others that fill the cores).
+
+    The model may run large neighbour sums on two threads
+    (``govsim.networks.PARALLEL_MIN_NNZ``); with as many worker processes as
+    cores, those threads only compete with the other workers. Results are the
+    same to the bit either way.
+    """
+    import sys
+
+    try:
+        from .. import networks
+    except ImportError:  # pragma: no cover
+        return
+    if hasattr(networks, "PARALLEL_MIN_NNZ"):
+        networks.PARALLEL_MIN_NNZ = sys.maxsize
+
+
+def _init_worker(single_thread: bool = False) -> None:
+    """Pool workers ignore Ctrl-C (the driver handles it and shuts the pool down)."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if single_thread:
+        one_thread_per_worker()
 
 
 def _run_in_worker(token: str, payload: bytes, task: Task) -> Outcome:
@@ -163,7 +183,9 @@ class ProcessExecutor(Executor):
         # mesa forces the global start method to "spawn"; an explicit context
         # keeps this independent of whatever the global setting is.
         ctx = multiprocessing.get_context("spawn")
-        self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_init_worker)
+        # as many workers as cores (or more): each keeps the model on one thread
+        self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_init_worker,
+                                         initargs=(self.workers >= default_workers(),))
         return self._pool
 
     def pids(self) -> list[int]:
@@ -249,7 +271,9 @@ class ProcessExecutor(Executor):
 
 
 # -- Dask -----------------------------------------------------------------------------------
-def _dask_run(job, task: Task) -> Outcome:
+def _dask_run(job, task: Task, single_thread: bool = False) -> Outcome:
+    if single_thread:
+        one_thread_per_worker()
     return execute(job, task)
 
 
@@ -304,6 +328,7 @@ class DaskExecutor(Executor):
 
         self.retries = int(retries)
         self._cluster = None
+        self._single_thread = False  # an existing cluster's workers keep their own settings
         self.scheduler = scheduler
         if scheduler is None:
             from distributed import LocalCluster
@@ -317,6 +342,7 @@ class DaskExecutor(Executor):
                                          dashboard_address=None,
                                          scheduler_kwargs={"dashboard_address": "127.0.0.1:0"})
             self.client = Client(self._cluster, timeout=timeout)
+            self._single_thread = n >= default_workers()
         else:
             try:
                 self.client = Client(scheduler, timeout=timeout)
@@ -353,7 +379,8 @@ class DaskExecutor(Executor):
         def submit(task: Task):
             n = attempt.get(task.index, 0)
             key = f"govsim-run-{self._session}-{task.index}-{n}"
-            fut = client.submit(_dask_run, job_future, task, key=key, pure=False, retries=self.retries)
+            fut = client.submit(_dask_run, job_future, task, self._single_thread, key=key, pure=False,
+                                retries=self.retries)
             by_key[fut.key] = task
             pending[fut.key] = fut
             return fut
