@@ -14,9 +14,9 @@ import mesa
 from govsim import Scenario
 
 try:  # run as benchmarks/plain_mesa/bass.py or imported as plain_mesa.bass
-    from .common import neighbour_lists
+    from .common import SynchronousPeer
 except ImportError:  # pragma: no cover
-    from common import neighbour_lists
+    from common import SynchronousPeer
 
 
 class BassCitizen(mesa.Agent):
@@ -40,7 +40,7 @@ class BassCitizen(mesa.Agent):
         self.adopted = self._next
 
 
-class BassModel(mesa.Model):
+class BassModel(SynchronousPeer):
     """Plain-Mesa Bass model on govsim's network.
 
     Parameters
@@ -71,21 +71,6 @@ class BassModel(mesa.Model):
         if scenario["adoption.substeps"] != 1:
             raise ValueError("the plain-Mesa Bass peer runs one sub-step per step (adoption.substeps = 1)")
         self.p, self.q = scenario["adoption.p"], scenario["adoption.q"]
-        self.time_step = 0
         adopted = initial.citizens.adopted
         self.citizens = [BassCitizen(self, bool(adopted[i])) for i in range(initial.citizens.n)]
-        for citizen, nbrs in zip(self.citizens, neighbour_lists(initial), strict=True):
-            citizen.neighbours = [self.citizens[j] for j in nbrs]
-        self.datacollector = mesa.DataCollector(
-            model_reporters={"adoption_rate": lambda m: sum(1 for c in m.citizens if c.adopted) / len(m.citizens)})
-        self.datacollector.collect(self)
-
-    def step(self) -> None:
-        self.time_step += 1
-        self.agents.shuffle_do("step")
-        self.agents.do("advance")
-        self.datacollector.collect(self)
-
-    def adoption_curve(self) -> list[float]:
-        """Adoption rate at steps 0, 1, ... so far."""
-        return list(self.datacollector.get_model_vars_dataframe()["adoption_rate"])
+        self.link_and_collect(initial)

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import mesa
+
 import govsim
 
 FOUNDATION = Path(__file__).with_name("foundation.toml")
@@ -66,3 +68,45 @@ def neighbour_lists(model: govsim.GovModel) -> list[list[int]]:
     """
     graph = model.network.to_networkx()
     return [sorted(graph.neighbors(i)) for i in range(graph.number_of_nodes())]
+
+
+class SynchronousPeer(mesa.Model):
+    """What both plain-Mesa peers do the same way: link agents to neighbours, step synchronously, collect.
+
+    A subclass creates its agents (one per citizen, in citizen order) in
+    ``self.citizens``, then calls :meth:`link_and_collect`. Each step every
+    agent decides from the state at the start of the step
+    (``shuffle_do("step")``), then all take their decisions at once
+    (``do("advance")``), and the ``DataCollector`` records the rates.
+    """
+
+    def link_and_collect(self, initial: govsim.GovModel, flags: tuple[str, ...] = ("adopted",)) -> None:
+        """Give every agent its neighbour agents and start collecting the share of agents with each flag.
+
+        Parameters
+        ----------
+        initial : govsim.GovModel
+            The model whose network the agents live on.
+        flags : tuple of str
+            Boolean agent attributes whose shares are collected: column
+            ``adoption_rate`` for ``adopted``, ``<flag>_rate`` for the others.
+        """
+        self.time_step = 0
+        for citizen, nbrs in zip(self.citizens, neighbour_lists(initial), strict=True):
+            citizen.neighbours = [self.citizens[j] for j in nbrs]
+        reporters = {}
+        for flag in flags:
+            column = "adoption_rate" if flag == "adopted" else f"{flag}_rate"
+            reporters[column] = lambda m, flag=flag: sum(1 for c in m.citizens if getattr(c, flag)) / len(m.citizens)
+        self.datacollector = mesa.DataCollector(model_reporters=reporters)
+        self.datacollector.collect(self)
+
+    def step(self) -> None:
+        self.time_step += 1
+        self.agents.shuffle_do("step")
+        self.agents.do("advance")
+        self.datacollector.collect(self)
+
+    def adoption_curve(self) -> list[float]:
+        """Adoption rate at steps 0, 1, ... so far."""
+        return list(self.datacollector.get_model_vars_dataframe()["adoption_rate"])

@@ -52,9 +52,9 @@ import mesa
 from govsim import Scenario
 
 try:  # run as benchmarks/plain_mesa/utility.py or imported as plain_mesa.utility
-    from .common import neighbour_lists
+    from .common import SynchronousPeer
 except ImportError:  # pragma: no cover
-    from common import neighbour_lists
+    from common import SynchronousPeer
 
 ELDERLY = 2
 
@@ -169,7 +169,7 @@ class UtilityCitizen(mesa.Agent):
          self.trust, self.lapsed_until) = self._next
 
 
-class UtilityModel(mesa.Model):
+class UtilityModel(SynchronousPeer):
     """Plain-Mesa peer of govsim's ``utility`` rule with the foundation mechanics.
 
     Parameters
@@ -198,7 +198,6 @@ class UtilityModel(mesa.Model):
         s = scenario
         if s["regions.n"] != 1 or s["platform.initial_apps"] != 0 or s["assisted.enabled"]:
             raise ValueError("the plain-Mesa utility peer models one region with its portal only, no assisted channel")
-        self.time_step = 0
         # platform quality, constant in the foundation scenario (govsim's single portal)
         self.coverage = s["platform.coverage"]
         self.usability = s["platform.usability"]
@@ -235,20 +234,4 @@ class UtilityModel(mesa.Model):
                            bool(pop.adopted[i]))
             for i in range(pop.n)
         ]
-        for citizen, nbrs in zip(self.citizens, neighbour_lists(initial), strict=True):
-            citizen.neighbours = [self.citizens[j] for j in nbrs]
-        self.datacollector = mesa.DataCollector(model_reporters={
-            "adoption_rate": lambda m: sum(1 for c in m.citizens if c.adopted) / len(m.citizens),
-            "aware_rate": lambda m: sum(1 for c in m.citizens if c.aware) / len(m.citizens),
-        })
-        self.datacollector.collect(self)
-
-    def step(self) -> None:
-        self.time_step += 1
-        self.agents.shuffle_do("step")
-        self.agents.do("advance")
-        self.datacollector.collect(self)
-
-    def adoption_curve(self) -> list[float]:
-        """Adoption rate at steps 0, 1, ... so far."""
-        return list(self.datacollector.get_model_vars_dataframe()["adoption_rate"])
+        self.link_and_collect(initial, flags=("adopted", "aware"))
