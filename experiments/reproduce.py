@@ -72,7 +72,7 @@ SOBOL_PARAMS = [
 
 STUDIES = [
     Study("baseline", "national adoption path, Dec 2018 onwards, against the CNNIC series",
-          ["replicate", "baseline", "--reps", "10"], ["--reps", "2", "--steps", "24", "--set", "citizens.n=1500"]),
+          ["replicate", "baseline", "--reps", "10"], QUICK_RUN),
     Study("digital_divide", "who is excluded when services go online, and what closes the gaps",
           ["run", "digital_divide"], QUICK_RUN),
     Study("formalism", "metric-driven vs outcome-driven evaluation, many apps vs one platform, the 2023 policy",
