@@ -6,19 +6,44 @@ Mesa agents (few); citizens are a vectorised :class:`~govsim.citizens.Population
 
 Order of a step (MODEL.md, "Processes")
 ---------------------------------------
-1. scheduled events (policies, shocks) for this step, in file order;
-2. governments: the central government, then local governments by region;
+1. ``events``: scheduled events (policies, shocks) for this step, in file order;
+2. ``governments``: the central government, then local governments by region;
    then platforms by creation order;
-3. the quality citizens meet online is read off the platforms of each region;
-4. awareness spreads (synchronous, from the previous step's awareness);
-5. the adoption rule updates (``bass``/``threshold``: from the previous step's
-   adoption, all citizens at once);
-6. cadre capacity: what cadres have left after formalism work
-   (:func:`govsim.cadres.service_hours`);
-7. needs arise (Poisson) and are served by channel (choice, encounter, fallback);
-8. learning and attitudes update;
-9. governments take in the step's outcomes (feedback, evaluation);
-10. data collection (Mesa DataCollector).
+3. ``quality``: the quality citizens meet online is read off the platforms of
+   each region;
+4. ``awareness`` spreads (synchronous, from the previous step's awareness);
+5. ``adoption``: the adoption rule updates (``bass``/``threshold``: from the
+   previous step's adoption, all citizens at once);
+6. ``service``: needs arise (Poisson); cadre capacity, what cadres have left
+   after formalism work (:func:`govsim.cadres.service_hours`); needs are
+   served by channel (choice, encounter, fallback, queues);
+7. ``learning`` and attitudes update;
+8. ``feedback``: governments take in the step's outcomes (use, evaluation,
+   citizens' feedback);
+9. ``outputs``: data collection (Mesa DataCollector).
+
+Which processes run
+-------------------
+``scenario.processes`` selects a schedule (:data:`SCHEDULES`):
+
+``full`` (default)
+    every process above.
+``citizens``
+    the citizen-level model alone: governments and platforms keep their
+    initial state (changed only by scheduled events), so quality, budgets,
+    apps and formalism hours stay as built; no governance feedback. This is
+    the foundation-level model (awareness, channel choice, service, learning).
+``diffusion``
+    the adoption rule alone (with scheduled events): no awareness, needs,
+    service or learning. For the ``bass`` and ``threshold`` rules (and custom
+    rules that decide adoption themselves), e.g. to check a rule against its
+    closed form or to compare with another implementation of the same
+    diffusion model. The ``utility`` rule decides adoption in the service, so
+    it cannot run here.
+
+``scenario.outputs`` (comma-separated column names, empty = all) limits the
+columns collected each step to those named (``step`` always); the results
+table then has just these columns.
 
 Random streams
 --------------
@@ -47,7 +72,7 @@ from .adoption import get_rule, seed_initial_adopters
 from .awareness import seed_awareness, spread_awareness
 from .channels import NO_NEED, draw_needs, serve_needs
 from .citizens import create_population
-from .config import Scenario, load_scenario
+from .config import Param, Scenario, ScenarioError, declare, declare_check, load_scenario
 from .events import apply_events
 from .governments import build_governments
 from .learning import update_learning
@@ -55,6 +80,63 @@ from .networks import Network, build_network, from_networkx
 from .platforms import build_platforms, regional_quality
 
 STREAMS = ("population", "network", "initial", "dynamics", "governments", "shocks", "mesa")
+
+#: the processes of a step, in order, for each value of ``scenario.processes``
+SCHEDULES = {
+    "full": ("events", "governments", "quality", "awareness", "adoption", "service", "learning", "feedback",
+             "outputs"),
+    "citizens": ("events", "quality", "awareness", "adoption", "service", "learning", "outputs"),
+    "diffusion": ("events", "adoption", "outputs"),
+}
+
+declare(
+    Param("scenario.processes", str, "full",
+          "processes run each step: full (all), citizens (no government or platform dynamics, no feedback), "
+          "diffusion (the adoption rule alone; not with the utility rule)",
+          choices=tuple(SCHEDULES), source="model design (govsim.model, 'Which processes run')"),
+    Param("scenario.outputs", str, "",
+          "comma-separated output columns collected each step (empty: all; step is always collected)",
+          source="set per experiment"),
+)
+
+
+@declare_check
+def _check_processes(values):
+    if values["scenario.processes"] == "diffusion":
+        from .adoption import get_rule
+
+        if get_rule(values["adoption.rule"]).uses_choice_model:
+            raise ScenarioError(f"'diffusion' runs the adoption rule alone, and the {values['adoption.rule']!r} "
+                                "rule decides adoption in the service; use bass, threshold or citizens/full",
+                                key="scenario.processes")
+    output_columns(values)
+
+
+def output_columns(values) -> list[str]:
+    """The columns of ``scenario.outputs`` (all declared columns when empty), ``step`` first, validated.
+
+    Parameters
+    ----------
+    values : mapping
+        Scenario values (``Scenario.values`` or a scenario).
+
+    Examples
+    --------
+    >>> output_columns({"scenario.outputs": "aware_rate, adoption_rate"})
+    ['step', 'adoption_rate', 'aware_rate']
+    """
+    from .config import _did_you_mean
+
+    text = values["scenario.outputs"]
+    known = metrics.output_names()
+    asked = [c.strip() for c in text.split(",") if c.strip()]
+    if not asked:
+        return known
+    for c in asked:
+        if c not in known:
+            raise ScenarioError(f"unknown output column {c!r}" + _did_you_mean(c, known), key="scenario.outputs")
+    wanted = {"step", *asked}
+    return [c for c in known if c in wanted]  # in declaration order
 
 _EMPTY_COUNTS = {"needs": 0, "needs_online": 0, "needs_offline": 0, "needs_unmet": 0,
                  "online_attempts": 0, "online_failures": 0, "hours": 0.0}
@@ -175,9 +257,13 @@ class GovModel(mesa.Model):
         self.step_outcome = np.full(n, NO_NEED, dtype=np.int8)
         self.step_needs = np.zeros(n, dtype=np.int32)
         self.step_hours = np.zeros(n)
+        self.schedule = SCHEDULES[self.params["scenario.processes"]]
+        self._schedule = tuple(getattr(self, f"_{name}") for name in self.schedule)
+        self.quality = regional_quality(self)
+        self.output_columns = output_columns(self.params)
         self.latest: dict = {}
         self.datacollector = _RowCollector(
-            model_reporters={name: (lambda m, name=name: m.latest[name]) for name in metrics.output_names()}
+            model_reporters={name: (lambda m, name=name: m.latest[name]) for name in self.output_columns}
         )
         self._collect()
 
@@ -189,41 +275,49 @@ class GovModel(mesa.Model):
     # -- the step ------------------------------------------------------------------
     def step(self) -> None:
         """Advance the model by one step (one month); see the module docstring for the order."""
-        mark = self._mark
-        if mark is not None:
-            mark(None)
         self.time_step += 1
-        dyn = self.streams["dynamics"]
+        mark = self._mark
+        if mark is None:
+            for process in self._schedule:
+                process()
+            return
+        mark(None)
+        for name, process in zip(self.schedule, self._schedule, strict=True):
+            process()
+            mark(name)
+
+    def _events(self) -> None:
         apply_events(self, self.time_step)
+
+    def _governments(self) -> None:
         self.central.step()
         for gov in self.local_governments:
             gov.step()
         for platform in self.platforms:
             platform.step()
-        if mark is not None:
-            mark("events and governments")
-        quality = regional_quality(self)
-        self.quality = quality
-        spread_awareness(self, dyn)
-        if mark is not None:
-            mark("awareness (with the neighbour product)")
-        self.rule.update(self, dyn)
-        needs = draw_needs(self, dyn)
+
+    def _quality(self) -> None:
+        self.quality = regional_quality(self)
+
+    def _awareness(self) -> None:
+        spread_awareness(self, self.streams["dynamics"])
+
+    def _adoption(self) -> None:
+        self.rule.update(self, self.streams["dynamics"])
+
+    def _service(self) -> None:
+        needs = draw_needs(self, self.streams["dynamics"])
         self.service_capacity = service_hours(self)
-        if mark is not None:
-            mark("adoption rule, needs, capacity")
-        self.step_counts = serve_needs(self, needs, quality, dyn)
-        if mark is not None:
-            mark("channel choice and service")
+        self.step_counts = serve_needs(self, needs, self.quality, self.streams["dynamics"])
+
+    def _learning(self) -> None:
         update_learning(self)
-        if mark is not None:
-            mark("learning")
+
+    def _feedback(self) -> None:
         governments.after_service(self)
-        if mark is not None:
-            mark("governance feedback")
+
+    def _outputs(self) -> None:
         self._collect()
-        if mark is not None:
-            mark("outputs")
 
     _mark = None
 
@@ -278,6 +372,6 @@ class GovModel(mesa.Model):
     def results(self) -> pd.DataFrame:
         """The results table so far: one row per step, columns as in :mod:`govsim.metrics`."""
         df = self.datacollector.get_model_vars_dataframe().reset_index(drop=True)
-        df = df[metrics.output_names()]
+        df = df[self.output_columns]
         df["step"] = df["step"].astype(np.int64)
         return df

@@ -142,3 +142,90 @@ def test_invariants_over_random_scenarios(overrides, seed):
         assert len(getattr(m.citizens, name)) == overrides["citizens.n"]
     counts = df[["needs", "needs_online", "needs_offline", "needs_unmet"]].to_numpy()
     assert (counts >= 0).all()  # conservation with queues: tests/test_divide*.py
+
+
+# -- which processes run (scenario.processes) and what is collected (scenario.outputs) ----------
+def foundation(overrides=None):
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "plain_mesa" / "foundation.toml"
+    return govsim.load_scenario(path, {"citizens.n": 1500, **(overrides or {})})
+
+
+def test_citizens_schedule_equals_full_where_governments_are_inert():
+    """The foundation scenario holds governments and platforms constant: the citizen-level columns of the
+    ``citizens`` schedule equal those of ``full`` bit for bit, while governments stop deciding."""
+    full = govsim.GovModel(foundation(), rng=3)
+    cit = govsim.GovModel(foundation({"scenario.processes": "citizens"}), rng=3)
+    assert cit.schedule == govsim.model.SCHEDULES["citizens"]
+    a, b = full.run(24), cit.run(24)
+    citizen_columns = ["adoption_rate", "aware_rate", "needs", "needs_online", "needs_unmet", "mean_literacy",
+                       "mean_trust", "mean_satisfaction", "time_per_need", "adoption_rural", "adoption_elderly"]
+    pd.testing.assert_frame_equal(a[citizen_columns], b[citizen_columns])
+    assert a["adoption_rate"].iloc[-1] != a["adoption_rate"].iloc[0]  # something happened
+    # governments did not step: their allocations stay as built
+    assert b["alloc_quality"].nunique() == 1
+    assert [g.allocation.tolist() for g in cit.local_governments] == [g.allocation.tolist()
+                                                                       for g in govsim.GovModel(foundation({"scenario.processes": "citizens"}), rng=3).local_governments]
+
+
+def test_citizens_schedule_freezes_platforms_of_the_baseline():
+    """In the baseline, governments invest and launch apps; under ``citizens`` nobody does."""
+    sc = govsim.load_scenario("baseline", {"citizens.n": 1500})
+    full = govsim.GovModel(sc, rng=4)
+    cit = govsim.GovModel(sc.with_overrides({"scenario.processes": "citizens"}), rng=4)
+    before = [(p.usability, p.coverage) for p in cit.platforms]
+    full.run(24)
+    cit.run(24)
+    assert [(p.usability, p.coverage) for p in cit.platforms] == before
+    assert [(p.usability, p.coverage) for p in full.platforms[:len(before)]] != before
+    assert cit.results()["needs"].iloc[1:].gt(0).all()  # citizens still have and get needs served
+
+
+def test_diffusion_schedule_runs_the_rule_alone():
+    """``diffusion``: adoption moves, awareness and literacy do not, no needs arise."""
+    sc = foundation({"adoption.rule": "bass", "adoption.p": 0.05, "adoption.q": 0.3,
+                     "scenario.processes": "diffusion"})
+    model = govsim.GovModel(sc, rng=5)
+    lit0, aware0 = model.citizens.literacy.copy(), model.citizens.aware.copy()
+    df = model.run(20)
+    assert df["adoption_rate"].is_monotonic_increasing and df["adoption_rate"].iloc[-1] > 0.5
+    assert (df["needs"] == 0).all()
+    np.testing.assert_array_equal(model.citizens.literacy, lit0)
+    np.testing.assert_array_equal(model.citizens.aware, aware0)
+
+
+def test_diffusion_schedule_is_the_discrete_bass_model():
+    """On the complete network the mean curve of bass under ``diffusion`` follows F' = F + (p + qF)(1 - F)."""
+    p, q, steps = 0.03, 0.38, 25
+    curves = []
+    for seed in range(4):
+        sc = govsim.load_scenario("baseline", {
+            "citizens.n": 20_000, "network.kind": "complete", "adoption.rule": "bass", "adoption.initial_share": 0.0,
+            "adoption.p": p, "adoption.q": q, "scenario.processes": "diffusion", "scenario.outputs": "adoption_rate"})
+        curves.append(govsim.GovModel(sc, rng=seed).run(steps)["adoption_rate"].to_numpy())
+    f = [0.0]
+    for _ in range(steps):
+        f.append(f[-1] + (p + q * f[-1]) * (1 - f[-1]))
+    assert np.sqrt(np.mean((np.mean(curves, axis=0) - np.array(f)) ** 2)) < 0.005
+
+
+def test_diffusion_schedule_refuses_the_utility_rule():
+    with pytest.raises(govsim.ScenarioError, match=r"scenario.processes: .*utility"):
+        govsim.load_scenario("baseline", {"scenario.processes": "diffusion"})
+    with pytest.raises(govsim.ScenarioError, match=r"scenario.processes: expected one of"):
+        govsim.load_scenario("baseline", {"scenario.processes": "everything"})
+
+
+def test_outputs_subset_collects_the_same_values():
+    """Collecting fewer columns changes nothing else: the chosen columns equal those of a full collection."""
+    all_cols = run(seed=9, steps=10)
+    some = run({"scenario.outputs": "mean_trust, adoption_rate,exclusion_rate"}, seed=9, steps=10)
+    assert list(some.columns) == ["step", "adoption_rate", "exclusion_rate", "mean_trust"]
+    pd.testing.assert_frame_equal(some, all_cols[list(some.columns)])
+
+
+def test_outputs_subset_rejects_unknown_columns():
+    with pytest.raises(govsim.ScenarioError, match=r"scenario.outputs: unknown output column 'adoption_rat'.*"
+                                                   r"did you mean 'adoption_rate'"):
+        govsim.load_scenario("baseline", {"scenario.outputs": "adoption_rat"})

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .engine import ExperimentResult, run_experiment
+from ..model import output_columns
 from .outputs import parse_outputs
 from .spec import ExperimentSpec, resolve_model, resolve_scenario
 
@@ -31,7 +32,7 @@ def replicate_spec(scenario="baseline", reps: int | None = None, *, steps: int |
     sc = resolve_scenario(scenario, overrides, arm)
     reps = int(sc.values["scenario.replications"]) if reps is None else reps
     steps = sc.steps if steps is None else steps
-    outs = parse_outputs(outputs, steps=steps if isinstance(steps, int) else None)
+    outs = parse_outputs(outputs, columns=output_columns(sc.values), steps=steps if isinstance(steps, int) else None)
     resolve_model(model)
     return ExperimentSpec("replicate", sc, steps, seed, reps, [{}], [], outputs=outs, keep_series=True,
                           model=model, arm=arm)

@@ -53,6 +53,7 @@ import pandas as pd
 
 from ..errors import ScenarioError
 from .engine import ExperimentResult, run_experiment
+from ..model import output_columns
 from .outputs import parse_outputs
 from .spec import ExperimentSpec, resolve_model, resolve_scenario, validate_points
 
@@ -275,7 +276,7 @@ def sa_spec(model="baseline", params: Sequence[str | tuple] = (), outputs: Seque
         steps = sc.steps if steps is None else steps
         if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
             raise ScenarioError(f"--steps must be >= 1, got {steps}")
-        outs = parse_outputs(outputs, steps=steps)
+        outs = parse_outputs(outputs, columns=output_columns(sc.values), steps=steps)
         fouts = []
         resolve_model(model_factory)
     problem = _problem(sa_params, dummy)

@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..errors import ScenarioError
 from .engine import ExperimentResult, run_experiment
+from ..model import output_columns
 from .outputs import parse_outputs
 from .spec import ExperimentSpec, _sweepable, grid_points, read_samples, resolve_model, resolve_scenario, \
     validate_points
@@ -61,7 +62,7 @@ def sweep_spec(scenario="baseline", grid: Mapping[str, Sequence[Any]] | None = N
             raise ScenarioError(f"point {i + 1} sets keys {sorted(p)}, point 1 sets {sorted(keys)}", key="points")
     pts = validate_points(sc, [{k: p[k] for k in keys} for p in pts])
     steps = sc.steps if steps is None else steps
-    outs = parse_outputs(outputs, steps=steps if isinstance(steps, int) else None)
+    outs = parse_outputs(outputs, columns=output_columns(sc.values), steps=steps if isinstance(steps, int) else None)
     resolve_model(model)
     return ExperimentSpec("sweep", sc, steps, seed, reps, pts, keys, outputs=outs, keep_series=True, model=model,
                           arm=arm)
