@@ -116,6 +116,16 @@ def residents(model) -> np.ndarray:
     if cached is None or len(cached) != model.n_regions:
         cached = np.bincount(model.citizens.region, minlength=model.n_regions).astype(float)
         model.__dict__["_residents"] = cached
+        model.__dict__["_residents_list"] = cached.tolist()
+    return cached
+
+
+def _residents_list(model) -> list:
+    """:func:`residents` as a list of Python floats (cached with it)."""
+    cached = model.__dict__.get("_residents_list")
+    if cached is None or len(cached) != model.n_regions:
+        residents(model)
+        cached = model.__dict__["_residents_list"]
     return cached
 
 
@@ -137,27 +147,64 @@ def payroll(model) -> np.ndarray:
     return model.params["cadres.payroll"] * rel
 
 
-def hours_per_budget_unit(model) -> np.ndarray:
-    """Cadre hours one budget unit buys in each region (0 where the payroll or the pool is empty)."""
+def _hours_per_budget_unit_list(model) -> list:
+    """:func:`hours_per_budget_unit` as Python floats, cached while its inputs (parameters) are unchanged."""
     p = model.params
-    tag = (model.__dict__.get("time_step"), p["cadres.per_10k_citizens"], p["cadres.hours_per_step"],
-           p["cadres.payroll"], model.n_regions)
+    tag = (p["cadres.per_10k_citizens"], p["cadres.hours_per_step"], p["cadres.payroll"], model.n_regions)
     cached = model.__dict__.get("_hours_per_budget_unit")
     if cached is not None and cached[0] == tag:  # residents are static: the same inputs give the same hours
-        return cached[1].copy()
+        return cached[1]
     pay = payroll(model)
     hours = budget_hours(model)
-    out = np.divide(hours, pay, out=np.zeros_like(hours), where=pay > 0)
-    model.__dict__["_hours_per_budget_unit"] = (tag, out.copy())
+    out = np.divide(hours, pay, out=np.zeros_like(hours), where=pay > 0).tolist()
+    model.__dict__["_hours_per_budget_unit"] = (tag, out)
     return out
+
+
+def hours_per_budget_unit(model) -> np.ndarray:
+    """Cadre hours one budget unit buys in each region (0 where the payroll or the pool is empty)."""
+    return np.array(_hours_per_budget_unit_list(model), dtype=float)
 
 
 def platform_counts(model) -> np.ndarray:
     """Live platforms (portal and apps) per region."""
-    counts = [0.0] * model.n_regions
-    for p in getattr(model, "platforms", ()):
-        counts[p.region] += 1.0
-    return np.array(counts)
+    from .platforms import layout
+
+    return np.array(layout(model).n_plat, dtype=float)
+
+
+_DEMAND = ("checkin", "entry", "trace", "demand")
+_SPLIT = ("budget", "checkin", "entry", "trace", "demand", "served", "unserved", "extra", "service")
+
+
+def _demand_lists(model) -> tuple[list, dict[str, list]]:
+    """Cadres per region and the formalism hours demanded by component, as lists of Python floats.
+
+    The float64 operations of the equations, in the order written (the same
+    bits as the array forms).
+    """
+    from .platforms import _sharing, layout
+
+    p = model.params
+    lay = layout(model)
+    per10k = p["cadres.per_10k_citizens"]
+    cadres = [x * per10k / 10_000.0 for x in _residents_list(model)]
+    merged = getattr(model, "reports_merged", None)
+    merged = [False] * model.n_regions if merged is None else np.asarray(merged).tolist()
+    fpa, h_chk, h_entry = p["formalism.forms_per_app"], p["formalism.checkin_hours"], p["formalism.entry_hours"]
+    h_trace = p["formalism.trace_hours"]
+    w = float(p["government.metric_weight"])
+    checkin, entry, trace, demand = [], [], [], []
+    for c, n_plat, mrg, sh in zip(cadres, lay.n_plat, merged, _sharing(lay)):
+        forms = (min(n_plat, 1.0) if mrg else n_plat) * fpa
+        ch = c * n_plat * h_chk
+        en = c * forms * h_entry * (1.0 - sh)
+        tr = c * w * h_trace
+        checkin.append(ch)
+        entry.append(en)
+        trace.append(tr)
+        demand.append(ch + en + tr)
+    return cadres, {"checkin": checkin, "entry": entry, "trace": trace, "demand": demand}
 
 
 def formalism_demand(model) -> dict[str, np.ndarray]:
@@ -169,21 +216,21 @@ def formalism_demand(model) -> dict[str, np.ndarray]:
         ``checkin``, ``entry``, ``trace`` and their sum ``demand``: arrays of
         hours per region (see the module docstring for the equations).
     """
-    from .platforms import data_sharing
+    _, out = _demand_lists(model)
+    return {k: np.array(v, dtype=float) for k, v in out.items()}
 
-    p = model.params
-    cadres = cadre_counts(model)
-    n_plat = platform_counts(model)
-    merged = getattr(model, "reports_merged", None)
-    if merged is None:
-        merged = np.zeros(model.n_regions, dtype=bool)
-    forms = np.where(merged, np.minimum(n_plat, 1.0), n_plat) * p["formalism.forms_per_app"]
-    sharing = data_sharing(model)
-    w = float(p["government.metric_weight"])
-    checkin = cadres * n_plat * p["formalism.checkin_hours"]
-    entry = cadres * forms * p["formalism.entry_hours"] * (1.0 - sharing)
-    trace = cadres * w * p["formalism.trace_hours"] * np.ones(model.n_regions)
-    return {"checkin": checkin, "entry": entry, "trace": trace, "demand": checkin + entry + trace}
+
+def _time_lists(model) -> dict[str, list]:
+    """:func:`cadre_time` as lists of Python floats per region."""
+    cadres, out = _demand_lists(model)
+    H = model.params["cadres.hours_per_step"]
+    budget = [c * H for c in cadres]
+    extra = getattr(model, "extra_cadre_hours", None)
+    extra = [0.0] * model.n_regions if extra is None else [max(x, 0.0) for x in np.asarray(extra, dtype=float).tolist()]
+    served = [min(d, b) for d, b in zip(out["demand"], budget)]
+    out.update(budget=budget, served=served, unserved=[d - s for d, s in zip(out["demand"], served)], extra=extra,
+               service=[max(b - s, 0.0) + e for b, s, e in zip(budget, served, extra)])
+    return out
 
 
 def cadre_time(model) -> dict[str, np.ndarray]:
@@ -198,14 +245,8 @@ def cadre_time(model) -> dict[str, np.ndarray]:
         hours bought by local governments) and ``service`` (what is left for
         offline and assisted service, never negative).
     """
-    budget = budget_hours(model)
-    out = formalism_demand(model)
-    served = np.minimum(out["demand"], budget)
-    extra = getattr(model, "extra_cadre_hours", None)
-    extra = np.zeros(model.n_regions) if extra is None else np.maximum(np.asarray(extra, dtype=float), 0.0)
-    out.update(budget=budget, served=served, unserved=out["demand"] - served, extra=extra,
-               service=np.maximum(budget - served, 0.0) + extra)
-    return out
+    lists = _time_lists(model)
+    return {k: np.array(lists[k], dtype=float) for k in _SPLIT}
 
 
 def formalism_hours(model) -> np.ndarray:
@@ -219,10 +260,14 @@ def service_hours(model) -> np.ndarray:
     ``cadres × H − formalism served + extra_cadre_hours``. The model calls this
     once per step, before needs are served, and keeps the result as
     ``model.service_capacity``; the breakdown is kept as ``model.cadre_time``
-    (see :func:`cadre_time`) for the outputs.
+    (see :func:`cadre_time`) for the outputs. The few numbers per region are
+    computed as Python floats (the same float64 operations as the array
+    equations), then stored as small arrays.
     """
-    split = cadre_time(model)
+    lists = _time_lists(model)
+    split = {k: np.array(lists[k], dtype=float) for k in _SPLIT}
     model.cadre_time = split
+    model.__dict__["_cadre_time_lists"] = (split, lists)
     return split["service"]
 
 
@@ -246,18 +291,27 @@ def _cadre_outputs(model) -> dict:
     split = model.__dict__.get("cadre_time")
     if split is None:
         split = cadre_time(model)
-    total_cadres = float(cadre_counts(model).sum())
-    done = np.where(split["demand"] > 0, safe_share(split["served"], split["demand"]), 1.0)
+    cached = model.__dict__.get("_cadre_time_lists")
+    if cached is not None and cached[0] is split:
+        s = cached[1]
+    else:
+        s = {k: np.asarray(split[k], dtype=float).tolist() for k in ("budget", "checkin", "entry", "trace", "demand",
+                                                                      "served", "unserved", "service")}
+    from .platforms import np_sum  # sums over regions in numpy's order (the same bits as np.sum)
 
-    def per_cadre(x) -> float:
-        return float(safe_share(float(np.sum(x)), total_cadres))
+    per10k = model.params["cadres.per_10k_citizens"]
+    total_cadres = np_sum([x * per10k / 10_000.0 for x in _residents_list(model)])
+    done = [sv / d if d > 0 else 1.0 for sv, d in zip(s["served"], s["demand"])]
+
+    def per_cadre(x: list) -> float:
+        return safe_share(np_sum(x), total_cadres)
 
     return {
-        "formalism_hours_per_cadre": per_cadre(split["served"]),
-        "formalism_share": float(safe_share(float(split["served"].sum()), float(split["budget"].sum()))),
-        "checkin_hours": per_cadre(split["checkin"] * done),
-        "duplicate_entry_hours": per_cadre(split["entry"] * done),
-        "trace_hours": per_cadre(split["trace"] * done),
-        "formalism_unserved_hours": per_cadre(split["unserved"]),
-        "service_capacity_hours": per_cadre(split["service"]),
+        "formalism_hours_per_cadre": per_cadre(s["served"]),
+        "formalism_share": safe_share(np_sum(s["served"]), np_sum(s["budget"])),
+        "checkin_hours": per_cadre([x * f for x, f in zip(s["checkin"], done)]),
+        "duplicate_entry_hours": per_cadre([x * f for x, f in zip(s["entry"], done)]),
+        "trace_hours": per_cadre([x * f for x, f in zip(s["trace"], done)]),
+        "formalism_unserved_hours": per_cadre(s["unserved"]),
+        "service_capacity_hours": per_cadre(s["service"]),
     }

@@ -142,6 +142,7 @@ import mesa
 import numpy as np
 
 from . import cadres, evaluation, platforms
+from .compiled import jit
 from .config import Param, declare
 from .metrics import declare_output, register_reporter
 
@@ -317,7 +318,7 @@ class LocalGovernment(mesa.Agent):
 
     # -- helpers ------------------------------------------------------------------
     def own_platforms(self) -> list:
-        return [pl for pl in self.model.platforms if pl.region == self.region]
+        return list(platforms.layout(self.model).by_region[self.region])
 
     def app_limit(self) -> int:
         m = self.model
@@ -334,7 +335,7 @@ class LocalGovernment(mesa.Agent):
         return min(1.0, hours / H)  # formalism beyond H is not done
 
     def discretionary(self) -> float:
-        upkeep = sum(pl.upkeep for pl in self.own_platforms())
+        upkeep = sum(pl.upkeep for pl in platforms.layout(self.model).by_region[self.region])
         return max(0.0, self.budget - min(upkeep, self.budget))
 
     # -- the step -------------------------------------------------------------------
@@ -434,24 +435,28 @@ class LocalGovernment(mesa.Agent):
         m = self.model
         p = m.params
         r = self.region
-        plats = self.own_platforms()
+        lay = platforms.layout(m)
+        plats = lay.by_region[r]
         upkeep = sum(pl.upkeep for pl in plats)
         paid = min(1.0, self.budget / upkeep) if upkeep > 0 else 1.0
+        decay = p["platform.unfunded_decay"]
         for pl in plats:
-            pl.maintain(paid)
+            platforms.maintain(pl, paid, decay)
         D = max(0.0, self.budget - upkeep * paid)
-        s_q, s_l, s_t, s_s, s_c = (float(x) for x in self.allocation * D)
+        s_q, s_l, s_t, s_s, s_c = (x * D for x in self.allocation.tolist())  # Python floats: the same products
 
         # quality, in proportion to the routing shares of the region's platforms
         if s_q > 0 and plats:
-            w = np.array([pl.demand * pl.coverage for pl in plats])
-            w = w / w.sum() if w.sum() > 0 else np.full(len(plats), 1.0 / len(plats))
+            w = [pl.demand * pl.coverage for pl in plats]
+            tot = platforms.np_sum(w)
+            w = [x / tot for x in w] if tot > 0 else [1.0 / len(plats)] * len(plats)
             ceil_ur = max(0.0, 1.0 - p["government.mismatch_penalty"] * self.mismatch)
-            for pl, share in zip(plats, w.tolist()):
-                pl.invest(s_q * share, ceil_ur, self.ambition)
+            amb, scale = self.ambition, p["platform.invest_scale"]
+            for pl, share in zip(plats, w):
+                platforms.invest(pl, s_q * share, ceil_ur, amb, scale)
 
         # launches
-        n_apps = sum(1 for pl in plats if pl.kind == "app")
+        n_apps = lay.n_apps[r]
         limit = self.app_limit()
         spent_launch = 0.0
         if n_apps < limit and s_l > 0:
@@ -467,7 +472,7 @@ class LocalGovernment(mesa.Agent):
 
         m.training_budget[r] = s_t
         m.training_seats[r] = s_t / p["government.training_cost"]
-        m.extra_cadre_hours[r] = s_s * float(cadres.hours_per_budget_unit(m)[r])
+        m.extra_cadre_hours[r] = s_s * cadres._hours_per_budget_unit_list(m)[r]
         delta = p["government.compliance_decay"]
         g = 1.0 - math.exp(-_ratio(s_c, p["government.compliance_scale"]))
         k = (1.0 - delta) * self.compliance
@@ -513,11 +518,26 @@ def setup(model) -> None:
                                          p["platform.benefit_threshold"])
 
 
+@jit
+def _unhappy_by_region(active, satisfaction, below, region, n):  # pragma: no cover - compiled
+    """Citizens among ``active`` whose satisfaction is below ``below``, per region (one pass)."""
+    out = np.zeros(n, dtype=np.int64)
+    for i in active:
+        if satisfaction[i] < below:
+            out[region[i]] += 1
+    return out
+
+
 def participate(model, shares: np.ndarray | None = None) -> None:
     """Citizens' feedback and the local governments' response (see "Participation").
 
     ``shares`` are the platforms' routing shares (computed if not given).
     """
+    lay = platforms.layout(model)
+    _participate(model, lay, platforms._routing(lay)[0] if shares is None else platforms._by_region(lay, shares))
+
+
+def _participate(model, lay, shares_r: list) -> None:
     p = model.params
     n = model.n_regions
     if not p["participation.enabled"]:
@@ -529,26 +549,28 @@ def participate(model, shares: np.ndarray | None = None) -> None:
     if active is None:
         active = np.flatnonzero(model.step_outcome >= 0)
     active = np.asarray(active, dtype=np.intp)
-    unhappy = active[pop.satisfaction[active] < p["participation.dissatisfied_below"]]
-    counts = np.bincount(pop.region[unhappy].astype(np.intp), minlength=n)
+    sat = pop.satisfaction
+    # the threshold in the satisfaction's dtype: numpy compares an array with a Python float in the array's dtype
+    below = sat.dtype.type(p["participation.dissatisfied_below"])
+    counts = _unhappy_by_region(active, sat, below, pop.region, n)
     fb = rng.binomial(counts, p["participation.feedback_rate"])
     respond = rng.random(n) < p["participation.response_rate"]
     model.feedback = fb
-    res = cadres.residents(model).tolist()
-    share = platforms.routing_shares(model)[0] if shares is None else shares
+    res = cadres._residents_list(model)
     top = p["participation.improvement"]
     sc = p["participation.feedback_scale"]
     respond, fb = respond.tolist(), fb.tolist()  # Python scalars: the same arithmetic, less overhead
-    for pl, s in zip(model.platforms, share.tolist()):
-        r = pl.region
-        pl.feedback = 0.0
+    for r, (plats, sh) in enumerate(zip(lay.by_region, shares_r)):
+        for pl in plats:
+            pl.feedback = 0.0
         if not respond[r] or fb[r] == 0 or res[r] <= 0:
             continue
-        f = 1000.0 * fb[r] * s / res[r]
-        pl.feedback = f
-        g = top * (1.0 - math.exp(-f / sc))
-        pl.usability += (1.0 - pl.usability) * g
-        pl.demand += (1.0 - pl.demand) * g
+        for pl, s in zip(plats, sh):
+            f = 1000.0 * fb[r] * s / res[r]
+            pl.feedback = f
+            g = top * (1.0 - math.exp(-f / sc))
+            pl.usability += (1.0 - pl.usability) * g
+            pl.demand += (1.0 - pl.demand) * g
 
 
 def after_service(model) -> None:
@@ -560,12 +582,13 @@ def after_service(model) -> None:
     (:func:`govsim.platforms.update_use`), then citizens' feedback is taken in
     (:func:`participate`).
     """
-    share, _ = platforms.routing_shares(model)  # unchanged until participation ends
-    platforms.split_uses(model, shares=share)
+    lay = platforms.layout(model)
+    shares_r = platforms._routing(lay)[0]  # unchanged until participation ends
+    platforms._split_uses(lay, shares_r, None)
     ind = evaluation.compute_indicators(model)
     model.indicators = ind
     platforms.update_use(model, ind["needs"])
-    participate(model, shares=share)
+    _participate(model, lay, shares_r)
 
 
 # -- outputs ---------------------------------------------------------------------------
@@ -581,11 +604,18 @@ for _name, _unit, _doc in [
 @register_reporter
 def _government_outputs(model) -> dict:
     govs = model.local_governments
-    alloc = np.add.reduce(np.array([g.allocation for g in govs]), axis=0) / len(govs) if govs else np.zeros(len(USES))
+    alloc = [0.0] * len(USES)
+    for g in govs:  # np.add.reduce over axis 0 adds the rows in order: the same sums
+        for i, x in enumerate(g.allocation.tolist()):
+            alloc[i] += x
+    k = len(govs)
+    alloc = [x / k for x in alloc] if govs else alloc
     n = model.citizens.n
+    fb = getattr(model, "feedback", 0)
+    fb = int(np.asarray(fb).sum()) if not isinstance(fb, np.ndarray) or fb.dtype.kind not in "iu" else sum(fb.tolist())
     return {
-        **{f"alloc_{u}": float(alloc[i]) for i, u in enumerate(USES)},
+        **{f"alloc_{u}": alloc[i] for i, u in enumerate(USES)},
         "apps_launched": int(sum(g.launched for g in govs)),
         "apps_retired": len(getattr(model, "retired_platforms", [])),
-        "feedback_per_1000": 1000.0 * float(np.sum(getattr(model, "feedback", 0))) / n if n else 0.0,
+        "feedback_per_1000": 1000.0 * float(fb) / n if n else 0.0,
     }

@@ -119,9 +119,9 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from .cadres import residents
+from .cadres import _residents_list
 from .config import Param, declare
-from .metrics import declare_output, mean_of, register_reporter
+from .metrics import declare_output, register_reporter
 
 QUALITY = ("coverage", "usability", "integration", "reliability", "security")
 QUADRANTS = ("effective", "useful_unsolicited", "failed", "decoration")
@@ -258,27 +258,11 @@ class Platform(mesa.Agent):
         ``ceiling_ci`` is the ceiling of coverage and integration (ambition),
         which never fall by investing; coverage grows only on the portal.
         """
-        if amount <= 0:
-            return
-        g = 1.0 - math.exp(-amount / self.model.params["platform.invest_scale"])
-        if self.kind == "portal":
-            self.coverage += max(0.0, ceiling_ci - self.coverage) * g  # an app's coverage is fixed
-        self.usability += (ceiling_ur - self.usability) * g
-        self.integration += max(0.0, ceiling_ci - self.integration) * g
-        self.reliability += (ceiling_ur - self.reliability) * g
-        self.security += max(0.0, 1.0 - self.security) * g
-        self.spent += amount
+        invest(self, amount, ceiling_ur, ceiling_ci, self.model.params["platform.invest_scale"])
 
     def maintain(self, paid_share: float) -> None:
         """Pay the upkeep (share ``paid_share`` of it); an unpaid share degrades U, R and S."""
-        self.paid_share = float(paid_share)
-        self.spent += self.upkeep * paid_share
-        unpaid = 1.0 - paid_share
-        if unpaid > 0:
-            loss = 1.0 - self.model.params["platform.unfunded_decay"] * unpaid
-            self.usability *= loss
-            self.reliability *= loss
-            self.security *= loss
+        maintain(self, paid_share, self.model.params["platform.unfunded_decay"])
 
     def burden_hours(self, sharing: float | None = None) -> float:
         """Formalism hours per cadre per step this platform demands (check-ins + its forms × (1 − D))."""
@@ -286,6 +270,32 @@ class Platform(mesa.Agent):
         if sharing is None:
             sharing = float(data_sharing(self.model)[self.region])
         return p["formalism.checkin_hours"] + p["formalism.forms_per_app"] * p["formalism.entry_hours"] * (1.0 - sharing)
+
+
+def invest(pl: Platform, amount: float, ceiling_ur: float, ceiling_ci: float, scale: float) -> None:
+    """:meth:`Platform.invest` with ``platform.invest_scale`` given (governments call it in a loop)."""
+    if amount <= 0:
+        return
+    g = 1.0 - math.exp(-amount / scale)
+    if pl.kind == "portal":
+        pl.coverage += max(0.0, ceiling_ci - pl.coverage) * g  # an app's coverage is fixed
+    pl.usability += (ceiling_ur - pl.usability) * g
+    pl.integration += max(0.0, ceiling_ci - pl.integration) * g
+    pl.reliability += (ceiling_ur - pl.reliability) * g
+    pl.security += max(0.0, 1.0 - pl.security) * g
+    pl.spent += amount
+
+
+def maintain(pl: Platform, paid_share: float, decay: float) -> None:
+    """:meth:`Platform.maintain` with ``platform.unfunded_decay`` given (governments call it in a loop)."""
+    pl.paid_share = float(paid_share)
+    pl.spent += pl.upkeep * paid_share
+    unpaid = 1.0 - paid_share
+    if unpaid > 0:
+        loss = 1.0 - decay * unpaid
+        pl.usability *= loss
+        pl.reliability *= loss
+        pl.security *= loss
 
 
 # -- building ----------------------------------------------------------------------
@@ -338,74 +348,163 @@ def build_platforms(model) -> list[Platform]:
     return model.platforms
 
 
+# -- static tables -----------------------------------------------------------------
+def np_sum(values: list) -> float:
+    """``float(np.add.reduce(np.array(values)))`` of a list of floats, with numpy's summation order.
+
+    numpy adds fewer than 8 numbers one after the other (a Python loop gives the
+    same bits) and more by pairwise blocks (left to numpy). Not ``sum()``: from
+    Python 3.12 it compensates the rounding, which changes the last bits.
+    """
+    if len(values) < 8:
+        t = 0.0
+        for v in values:
+            t += v
+        return t
+    return float(np.add.reduce(np.array(values, dtype=float)))
+
+
+class Layout:
+    """Who is where among the live platforms: tables that change only when a platform is launched or retired.
+
+    ``by_region[r]`` (the region's platforms, in ``model.platforms`` order),
+    ``index[r]`` (their positions in ``model.platforms``), ``n_plat[r]``
+    (float) and ``n_apps[r]`` (departmental apps), for regions 0..n-1.
+    """
+
+    __slots__ = ("key", "n", "by_region", "index", "n_plat", "n_apps")
+
+    def __init__(self, plats: list, n: int):
+        self.key = tuple(plats)
+        self.n = n
+        self.by_region = [[] for _ in range(n)]
+        self.index = [[] for _ in range(n)]
+        for i, p in enumerate(plats):
+            self.by_region[p.region].append(p)
+            self.index[p.region].append(i)
+        self.n_plat = [float(len(b)) for b in self.by_region]
+        self.n_apps = [sum(1 for p in b if p.kind == "app") for b in self.by_region]
+
+
+def layout(model) -> Layout:
+    """The :class:`Layout` of the live platforms (cached; rebuilt whenever ``model.platforms`` changes)."""
+    plats = model.__dict__.get("platforms", ())
+    lay = model.__dict__.get("_platform_layout")
+    if lay is None or lay.n != model.n_regions or lay.key != tuple(plats):
+        lay = Layout(plats, model.n_regions)
+        model.__dict__["_platform_layout"] = lay
+    return lay
+
+
+def _routing(lay: Layout) -> tuple[list, list]:
+    """Routing shares per region (lists in platform order) and n_eff per region, as Python floats.
+
+    The same float64 operations in the same order as the array form of
+    :func:`routing_shares` (sums in platform order from 0.0).
+    """
+    shares, n_eff = [], []
+    for plats in lay.by_region:
+        w = [p.demand * p.coverage for p in plats]
+        tot = 0.0
+        for x in w:
+            tot += x
+        s = [x / tot for x in w] if tot > 0 else [0.0] * len(w)
+        hhi = 0.0
+        for x in s:
+            hhi += x * x
+        shares.append(s)
+        n_eff.append(1.0 / hhi if hhi > 0 else 1.0)
+    return shares, n_eff
+
+
+def _in_order(lay: Layout, by_region: list, count: int) -> list:
+    """Per-region lists back in ``model.platforms`` order."""
+    out = [0.0] * count
+    for idx, vals in zip(lay.index, by_region):
+        for i, v in zip(idx, vals):
+            out[i] = v
+    return out
+
+
+def _by_region(lay: Layout, values) -> list:
+    """Values in ``model.platforms`` order split into per-region lists."""
+    values = values.tolist() if isinstance(values, np.ndarray) else list(values)
+    return [[values[i] for i in idx] for idx in lay.index]
+
+
 # -- what citizens meet -------------------------------------------------------------
 def routing_shares(model) -> tuple[np.ndarray, np.ndarray]:
     """Routing share r_p of each live platform (in ``model.platforms`` order) and n_eff per region."""
-    plats = model.platforms
-    region = np.fromiter((p.region for p in plats), dtype=np.int64, count=len(plats))
-    w = np.fromiter((p.demand * p.coverage for p in plats), dtype=float, count=len(plats))
-    tot = np.bincount(region, weights=w, minlength=model.n_regions)
-    share = np.divide(w, tot[region], out=np.zeros_like(w), where=tot[region] > 0)
-    hhi = np.bincount(region, weights=share**2, minlength=model.n_regions)
-    n_eff = np.divide(1.0, hhi, out=np.ones_like(hhi), where=hhi > 0)
-    return share, n_eff
+    lay = layout(model)
+    shares, n_eff = _routing(lay)
+    return np.array(_in_order(lay, shares, len(lay.key)), dtype=float), np.array(n_eff, dtype=float)
+
+
+def _clip01(x: float) -> float:
+    if x < 0.0:
+        return 0.0
+    return 1.0 if x > 1.0 else x  # NaN passes, as in np.clip
 
 
 def regional_quality(model) -> dict[str, np.ndarray]:
     """Per-region arrays of the quality citizens meet online (see the module docstring).
 
-    Regions without a platform get zeros.
+    Regions without a platform get zeros. Computed with Python floats over each
+    region's few platforms (the float64 operations of the formulas, in
+    platform order), one small array per attribute at the end.
     """
     n = model.n_regions
-    plats = model.platforms
-    out = {name: np.zeros(n) for name in QUALITY}
-    if not plats:
-        return out
-    share, n_eff = routing_shares(model)
-    not_covered = [1.0] * n
-    secure = [1.0] * n
-    usab = [0.0] * n
-    integ = [0.0] * n
-    reli = [0.0] * n
-    has = np.zeros(n, dtype=bool)
-    for p, s in zip(plats, share.tolist()):  # Python floats: the same float64 arithmetic, less overhead
-        r = p.region
-        not_covered[r] *= 1.0 - p.coverage
-        secure[r] *= p.security
-        usab[r] += s * p.usability
-        integ[r] += s * p.integration
-        reli[r] += s * p.reliability * (1.0 if p.online else 0.0)
-    has[np.fromiter((p.region for p in plats), dtype=np.intp, count=len(plats))] = True
-    not_covered, secure, usab = np.array(not_covered), np.array(secure), np.array(usab)
-    out["integration"] = np.array(integ)
-    out["reliability"] = np.array(reli)
-    out["coverage"] = np.where(has, 1.0 - not_covered, 0.0)
-    out["security"] = np.where(has, secure, 0.0)
-    out["usability"] = usab / (1.0 + model.params["platform.fragmentation"] * (n_eff - 1.0))
-    for name in QUALITY:
-        np.clip(out[name], 0.0, 1.0, out=out[name])
+    if not model.platforms:
+        return {name: np.zeros(n) for name in QUALITY}
+    lay = layout(model)
+    phi = model.params["platform.fragmentation"]
+    cov, usab, integ, reli, secure = [0.0] * n, [0.0] * n, [0.0] * n, [0.0] * n, [0.0] * n
+    for r, plats in enumerate(lay.by_region):
+        if not plats:
+            continue
+        w = [p.demand * p.coverage for p in plats]
+        tot = 0.0
+        for x in w:
+            tot += x
+        not_covered = sec = 1.0
+        u = i = rel = hhi = 0.0
+        for p, x in zip(plats, w):
+            s = x / tot if tot > 0 else 0.0
+            hhi += s * s
+            not_covered *= 1.0 - p.coverage
+            sec *= p.security
+            u += s * p.usability
+            i += s * p.integration
+            rel += s * p.reliability * (1.0 if p.online else 0.0)
+        n_eff = 1.0 / hhi if hhi > 0 else 1.0
+        cov[r] = _clip01(1.0 - not_covered)
+        secure[r] = _clip01(sec)
+        usab[r] = _clip01(u / (1.0 + phi * (n_eff - 1.0)))
+        integ[r] = _clip01(i)
+        reli[r] = _clip01(rel)
+    return {"coverage": np.array(cov), "usability": np.array(usab), "integration": np.array(integ),
+            "reliability": np.array(reli), "security": np.array(secure)}
+
+
+def _sharing(lay: Layout) -> list:
+    """Data sharing per region as Python floats (mean integration of the region's platforms, 0 if none)."""
+    out = []
+    for plats in lay.by_region:
+        tot = 0.0
+        for p in plats:
+            tot += p.integration
+        out.append(tot / len(plats) if plats else 0.0)
     return out
 
 
 def data_sharing(model) -> np.ndarray:
     """Data sharing D_r per region: mean integration of its live platforms (0 without platforms)."""
-    n = model.n_regions
-    tot = [0.0] * n
-    cnt = [0.0] * n
-    for p in getattr(model, "platforms", ()):
-        tot[p.region] += p.integration
-        cnt[p.region] += 1.0
-    tot, cnt = np.array(tot), np.array(cnt)
-    return np.divide(tot, cnt, out=np.zeros(n), where=cnt > 0)
+    return np.array(_sharing(layout(model)), dtype=float)
 
 
 def apps_by_region(model) -> np.ndarray:
     """Live departmental apps per region (the portal excluded)."""
-    out = np.zeros(model.n_regions, dtype=np.int64)
-    for p in model.platforms:
-        if p.kind == "app":
-            out[p.region] += 1
-    return out
+    return np.array(layout(model).n_apps, dtype=np.int64)
 
 
 # -- real use ------------------------------------------------------------------------
@@ -416,40 +515,63 @@ def split_uses(model, per_region: np.ndarray | None = None, shares: np.ndarray |
     recorded on each region's platforms this step; ``shares`` to the current
     routing shares (:func:`routing_shares`).
     """
-    plats = model.platforms
-    if not plats:
+    if not model.platforms:
         return
-    region = np.fromiter((p.region for p in plats), dtype=np.int64, count=len(plats))
-    if per_region is None:
-        per_region = np.bincount(region, weights=[float(p.uses) for p in plats], minlength=model.n_regions)
-    share = routing_shares(model)[0] if shares is None else shares
-    w = share * np.fromiter((p.usability * p.reliability * (1.0 if p.online else 0.0) for p in plats),
-                            dtype=float, count=len(plats))
-    tot = np.bincount(region, weights=w, minlength=model.n_regions)
-    uses = np.divide(w * np.asarray(per_region, dtype=float)[region], tot[region], out=np.zeros_like(w),
-                     where=tot[region] > 0)
-    for p, u in zip(plats, uses):
-        p.uses = float(u)
+    lay = layout(model)
+    shares_r = _routing(lay)[0] if shares is None else _by_region(lay, shares)
+    if per_region is not None:
+        per_region = np.asarray(per_region, dtype=float).tolist()
+    _split_uses(lay, shares_r, per_region)
+
+
+def _split_uses(lay: Layout, shares_r: list, per_region: list | None) -> None:
+    for r, (plats, sh) in enumerate(zip(lay.by_region, shares_r)):
+        if per_region is None:
+            total = 0.0
+            for p in plats:
+                total += float(p.uses)
+        else:
+            total = per_region[r]
+        w = [s * (p.usability * p.reliability * (1.0 if p.online else 0.0)) for p, s in zip(plats, sh)]
+        tot = 0.0
+        for x in w:
+            tot += x
+        if tot > 0:
+            for p, x in zip(plats, w):
+                p.uses = x * total / tot
+        else:
+            for p in plats:
+                p.uses = 0.0
 
 
 def update_use(model, needs_by_region: np.ndarray) -> None:
     """After service: use rate, benefit, zombie flag and quadrant of every live platform."""
     p = model.params
-    res = residents(model)
+    res = _residents_list(model)
     z, dt, bt = p["platform.zombie_threshold"], p["platform.demand_threshold"], p["platform.benefit_threshold"]
-    res = res.tolist()
     needs_by_region = np.asarray(needs_by_region, dtype=float).tolist()
     for plat in model.platforms:
         r = plat.region
-        plat._uses_hist.append(1000.0 * plat.uses / res[r] if res[r] > 0 else 0.0)
-        plat._domain_hist.append(1000.0 * needs_by_region[r] * plat.demand * plat.coverage / res[r]
-                                 if res[r] > 0 else 0.0)
-        used = sum(plat._uses_hist)
-        plat.use_rate = float(used / len(plat._uses_hist))
-        dom = float(sum(plat._domain_hist))
-        plat.benefit = min(1.0, float(used) / dom) if dom > 0 else 0.0
-        plat.zombie = plat.use_rate < z
-        plat.quadrant = quadrant(plat.demand, plat.benefit, dt, bt)
+        res_r = res[r]
+        uh, dh = plat._uses_hist, plat._domain_hist
+        if res_r > 0:
+            uh.append(1000.0 * plat.uses / res_r)
+            dh.append(1000.0 * needs_by_region[r] * plat.demand * plat.coverage / res_r)
+        else:
+            uh.append(0.0)
+            dh.append(0.0)
+        used = sum(uh)
+        rate = float(used / len(uh))
+        plat.use_rate = rate
+        dom = float(sum(dh))
+        benefit = min(1.0, float(used) / dom) if dom > 0 else 0.0
+        plat.benefit = benefit
+        plat.zombie = rate < z
+        # quadrant(plat.demand, benefit, dt, bt), inline
+        if plat.demand >= dt:
+            plat.quadrant = "effective" if benefit >= bt else "failed"
+        else:
+            plat.quadrant = "useful_unsolicited" if benefit >= bt else "decoration"
 
 
 def quadrant(demand: float, benefit: float, demand_threshold: float, benefit_threshold: float) -> str:
@@ -526,12 +648,15 @@ def _platform_outputs(model) -> dict:
     for p in plats:
         counts[p.quadrant] += 1
         zombies += bool(p.zombie)
+    n = model.n_regions
     q = getattr(model, "quality", None) or regional_quality(model)
+    lay = layout(model)
+    # the means over regions of np.mean, with its summation order (np_sum)
     return {
-        "apps_per_region": mean_of(apps_by_region(model)) if model.n_regions else 0.0,
+        "apps_per_region": sum(lay.n_apps) / n if n else 0.0,
         "platforms_total": len(plats),
         "zombie_apps": zombies,
         **{f"platforms_{k}": v for k, v in counts.items()},
-        "online_usability": mean_of(q["usability"]) if model.n_regions else 0.0,
-        "data_sharing": mean_of(data_sharing(model)) if model.n_regions else 0.0,
+        "online_usability": np_sum(np.asarray(q["usability"], dtype=float).tolist()) / n if n else 0.0,
+        "data_sharing": np_sum(_sharing(lay)) / n if n else 0.0,
     }
