@@ -23,10 +23,12 @@ import govsim
 
 FOUNDATION = Path(__file__).with_name("foundation.toml")
 
-#: the ``bass`` comparison: govsim's bass rule on the foundation scenario. Lapse is
-#: switched off because Bass adoption is permanent (govsim's learning would
-#: otherwise drop dissatisfied adopters, which plain Bass knows nothing of).
-BASS_OVERRIDES = {"adoption.rule": "bass", "learning.lapse_prob": 0.0, "adoption.substeps": 1}
+#: the ``bass`` comparison: govsim's bass rule on the foundation scenario, run as
+#: the diffusion model alone (``scenario.processes = "diffusion"``: no awareness,
+#: needs, service or learning, which the plain Bass peer knows nothing of), one
+#: sub-step per step, collecting the one column the peer collects.
+BASS_OVERRIDES = {"adoption.rule": "bass", "adoption.substeps": 1, "scenario.processes": "diffusion",
+                  "scenario.outputs": "adoption_rate"}
 
 
 def load_foundation(rule: str = "utility", overrides: dict | None = None) -> govsim.Scenario:
