@@ -265,7 +265,8 @@ def service_hours(model) -> np.ndarray:
     equations), then stored as small arrays.
     """
     lists = _time_lists(model)
-    split = {k: np.array(lists[k], dtype=float) for k in _SPLIT}
+    table = np.array([lists[k] for k in _SPLIT], dtype=float)  # one array, a row per entry
+    split = dict(zip(_SPLIT, table))
     model.cadre_time = split
     model.__dict__["_cadre_time_lists"] = (split, lists)
     return split["service"]
@@ -300,18 +301,31 @@ def _cadre_outputs(model) -> dict:
     from .platforms import np_sum  # sums over regions in numpy's order (the same bits as np.sum)
 
     per10k = model.params["cadres.per_10k_citizens"]
-    total_cadres = np_sum([x * per10k / 10_000.0 for x in _residents_list(model)])
-    done = [sv / d if d > 0 else 1.0 for sv, d in zip(s["served"], s["demand"])]
-
-    def per_cadre(x: list) -> float:
-        return safe_share(np_sum(x), total_cadres)
-
+    cadres = [x * per10k / 10_000.0 for x in _residents_list(model)]
+    served, demand = s["served"], s["demand"]
+    done = [sv / d if d > 0 else 1.0 for sv, d in zip(served, demand)]
+    if len(cadres) < 8:  # numpy adds fewer than 8 numbers in order: one loop for every sum
+        t_c = t_sv = t_b = t_ch = t_en = t_tr = t_un = t_se = 0.0
+        for c, sv, b, ch, en, tr, un, se, dn in zip(cadres, served, s["budget"], s["checkin"], s["entry"],
+                                                    s["trace"], s["unserved"], s["service"], done):
+            t_c += c
+            t_sv += sv
+            t_b += b
+            t_ch += ch * dn
+            t_en += en * dn
+            t_tr += tr * dn
+            t_un += un
+            t_se += se
+    else:
+        t_c, t_sv, t_b, t_un, t_se = (np_sum(x) for x in (cadres, served, s["budget"], s["unserved"], s["service"]))
+        t_ch, t_en, t_tr = (np_sum([x * dn for x, dn in zip(s[k], done)]) for k in ("checkin", "entry", "trace"))
+    share = safe_share
     return {
-        "formalism_hours_per_cadre": per_cadre(s["served"]),
-        "formalism_share": safe_share(np_sum(s["served"]), np_sum(s["budget"])),
-        "checkin_hours": per_cadre([x * f for x, f in zip(s["checkin"], done)]),
-        "duplicate_entry_hours": per_cadre([x * f for x, f in zip(s["entry"], done)]),
-        "trace_hours": per_cadre([x * f for x, f in zip(s["trace"], done)]),
-        "formalism_unserved_hours": per_cadre(s["unserved"]),
-        "service_capacity_hours": per_cadre(s["service"]),
+        "formalism_hours_per_cadre": share(t_sv, t_c),
+        "formalism_share": share(t_sv, t_b),
+        "checkin_hours": share(t_ch, t_c),
+        "duplicate_entry_hours": share(t_en, t_c),
+        "trace_hours": share(t_tr, t_c),
+        "formalism_unserved_hours": share(t_un, t_c),
+        "service_capacity_hours": share(t_se, t_c),
     }

@@ -175,6 +175,16 @@ def candidate_allocations(units: int = 4, k: int = len(USES)) -> np.ndarray:
 
 CANDIDATES = candidate_allocations()
 
+
+def _levels(column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where each distinct value of ``column`` first occurs, and the index of each row's value among them."""
+    _, first, inverse = np.unique(column, return_index=True, return_inverse=True)
+    return first, inverse.ravel()
+
+
+#: the compliance shares of the candidates take a few values (quarters): the compliance path is computed once per value
+_CANDIDATE_COMPLIANCE_LEVELS = _levels(CANDIDATES[:, 4])
+
 declare(
     Param("government.metric_weight", float, 0.5,
           "weight of visible digital metrics (apps, registrations, check-ins, reports) vs real outcomes in local evaluation",
@@ -378,8 +388,9 @@ class LocalGovernment(mesa.Agent):
         f = 1.0 - np.exp(-alloc * _ratio(D, scale))
         fq, fl, ft, fs, fc = f.T
         N = p["government.apps_norm"]
-        n_plat = float(cadres.platform_counts(m)[self.region])
-        n_apps = int(platforms.apps_by_region(m)[self.region])
+        lay = platforms.layout(m)
+        n_plat = lay.n_plat[self.region]
+        n_apps = lay.n_apps[self.region]
         room = max(0, self.app_limit() - n_apps)
         cost = p["platform.build_cost"]
         budget_new = alloc[:, 1] * D * period + self.launch_fund
@@ -389,18 +400,27 @@ class LocalGovernment(mesa.Agent):
         dv_apps = np.exp(-n_plat / N) - np.exp(-(n_plat + n_new) / N)
         users, sat, time, eq = self._seen()
         dv_users = (1.0 - users) * rho * (fq + ft) / 2.0
-        # reporting compliance after one period under each spend
+        # reporting compliance after one period under each spend: the same recursion, run once per
+        # distinct compliance share (Python floats: the same float64 operations as on the array)
         delta = p["government.compliance_decay"]
         g = 1.0 - np.exp(-alloc[:, 4] * _ratio(D, p["government.compliance_scale"]))
-        kappa = np.full(len(alloc), self.compliance)
-        for _ in range(period):
-            kappa = (1.0 - delta) * kappa + (1.0 - (1.0 - delta) * kappa) * g
+        first, inverse = _CANDIDATE_COMPLIANCE_LEVELS if alloc is CANDIDATES else _levels(alloc[:, 4])
+        paths = []
+        for gv in g[first].tolist():
+            kappa = self.compliance
+            for _ in range(period):
+                kappa = (1.0 - delta) * kappa + (1.0 - (1.0 - delta) * kappa) * gv
+            paths.append(kappa)
+        kappa = np.array(paths, dtype=float)[inverse] if len(alloc) else np.zeros(0)
         dv = (2.0 * dv_apps + dv_users + kappa - self.compliance) / 4.0
         burden = n_new * self.app_burden_share()
         do = ((1.0 - sat) * rho * (fq + fs) / 2.0 - rho * burden
               + (1.0 - time) * rho * fq - rho * burden
               + (1.0 - eq) * rho * (ft + fs) / 2.0) / 3.0
-        return np.nan_to_num(w * dv + (1.0 - w) * do, nan=0.0, posinf=0.0, neginf=0.0)
+        score = w * dv + (1.0 - w) * do
+        if np.isfinite(score).all():
+            return score
+        return np.nan_to_num(score, nan=0.0, posinf=0.0, neginf=0.0)
 
     def retire_zombies(self) -> int:
         """Retire zombie apps while the predicted evaluation gain exceeds the loss; return how many."""
@@ -412,10 +432,14 @@ class LocalGovernment(mesa.Agent):
         bm = p["government.budget_mean"]
         scale = p["government.response_scale"] * (bm if bm > 0 else 1.0)
         H = p["cadres.hours_per_step"]
-        sharing = float(platforms.data_sharing(m)[self.region])
-        zombies = sorted((pl for pl in self.own_platforms() if pl.kind == "app" and pl.zombie),
+        lay = platforms.layout(m)
+        own = lay.by_region[self.region]
+        zombies = sorted((pl for pl in own if pl.kind == "app" and pl.zombie),
                          key=lambda pl: (pl.use_rate, -pl.created, pl.unique_id))
-        n_plat = float(cadres.platform_counts(m)[self.region])
+        if not zombies:
+            return 0
+        sharing = platforms._sharing(lay)[self.region]
+        n_plat = lay.n_plat[self.region]
         done = 0
         for pl in zombies:
             loss = w * 2.0 * (math.exp(-(n_plat - 1.0) / N) - math.exp(-n_plat / N)) / 4.0
@@ -439,21 +463,19 @@ class LocalGovernment(mesa.Agent):
         plats = lay.by_region[r]
         upkeep = sum(pl.upkeep for pl in plats)
         paid = min(1.0, self.budget / upkeep) if upkeep > 0 else 1.0
-        decay = p["platform.unfunded_decay"]
-        for pl in plats:
-            platforms.maintain(pl, paid, decay)
         D = max(0.0, self.budget - upkeep * paid)
         s_q, s_l, s_t, s_s, s_c = (x * D for x in self.allocation.tolist())  # Python floats: the same products
 
-        # quality, in proportion to the routing shares of the region's platforms
+        # upkeep, then quality in proportion to the routing shares of the region's platforms
+        # (upkeep leaves demand and coverage as they are: the shares are read first, one loop does both)
+        amounts = None
         if s_q > 0 and plats:
             w = [pl.demand * pl.coverage for pl in plats]
             tot = platforms.np_sum(w)
             w = [x / tot for x in w] if tot > 0 else [1.0 / len(plats)] * len(plats)
-            ceil_ur = max(0.0, 1.0 - p["government.mismatch_penalty"] * self.mismatch)
-            amb, scale = self.ambition, p["platform.invest_scale"]
-            for pl, share in zip(plats, w):
-                platforms.invest(pl, s_q * share, ceil_ur, amb, scale)
+            amounts = [s_q * share for share in w]
+        platforms.upkeep_and_invest(plats, paid, amounts, max(0.0, 1.0 - p["government.mismatch_penalty"] * self.mismatch),
+                                    self.ambition, p)
 
         # launches
         n_apps = lay.n_apps[r]
@@ -553,13 +575,16 @@ def _participate(model, lay, shares_r: list) -> None:
     # the threshold in the satisfaction's dtype: numpy compares an array with a Python float in the array's dtype
     below = sat.dtype.type(p["participation.dissatisfied_below"])
     counts = _unhappy_by_region(active, sat, below, pop.region, n)
-    fb = rng.binomial(counts, p["participation.feedback_rate"])
+    # one binomial per region, in order: the draws of rng.binomial(counts, rate), with less overhead
+    rate = p["participation.feedback_rate"]
+    binomial = rng.binomial
+    fb = [int(binomial(c, rate)) for c in counts.tolist()]
     respond = rng.random(n) < p["participation.response_rate"]
-    model.feedback = fb
+    model.feedback = np.array(fb, dtype=np.int64)
     res = cadres._residents_list(model)
     top = p["participation.improvement"]
     sc = p["participation.feedback_scale"]
-    respond, fb = respond.tolist(), fb.tolist()  # Python scalars: the same arithmetic, less overhead
+    respond = respond.tolist()  # Python scalars: the same arithmetic, less overhead
     for r, (plats, sh) in enumerate(zip(lay.by_region, shares_r)):
         for pl in plats:
             pl.feedback = 0.0

@@ -258,11 +258,27 @@ class Platform(mesa.Agent):
         ``ceiling_ci`` is the ceiling of coverage and integration (ambition),
         which never fall by investing; coverage grows only on the portal.
         """
-        invest(self, amount, ceiling_ur, ceiling_ci, self.model.params["platform.invest_scale"])
+        if amount <= 0:
+            return
+        g = 1.0 - math.exp(-amount / self.model.params["platform.invest_scale"])
+        if self.kind == "portal":
+            self.coverage += max(0.0, ceiling_ci - self.coverage) * g  # an app's coverage is fixed
+        self.usability += (ceiling_ur - self.usability) * g
+        self.integration += max(0.0, ceiling_ci - self.integration) * g
+        self.reliability += (ceiling_ur - self.reliability) * g
+        self.security += max(0.0, 1.0 - self.security) * g
+        self.spent += amount
 
     def maintain(self, paid_share: float) -> None:
         """Pay the upkeep (share ``paid_share`` of it); an unpaid share degrades U, R and S."""
-        maintain(self, paid_share, self.model.params["platform.unfunded_decay"])
+        self.paid_share = float(paid_share)
+        self.spent += self.upkeep * paid_share
+        unpaid = 1.0 - paid_share
+        if unpaid > 0:
+            loss = 1.0 - self.model.params["platform.unfunded_decay"] * unpaid
+            self.usability *= loss
+            self.reliability *= loss
+            self.security *= loss
 
     def burden_hours(self, sharing: float | None = None) -> float:
         """Formalism hours per cadre per step this platform demands (check-ins + its forms × (1 − D))."""
@@ -272,30 +288,36 @@ class Platform(mesa.Agent):
         return p["formalism.checkin_hours"] + p["formalism.forms_per_app"] * p["formalism.entry_hours"] * (1.0 - sharing)
 
 
-def invest(pl: Platform, amount: float, ceiling_ur: float, ceiling_ci: float, scale: float) -> None:
-    """:meth:`Platform.invest` with ``platform.invest_scale`` given (governments call it in a loop)."""
-    if amount <= 0:
-        return
-    g = 1.0 - math.exp(-amount / scale)
-    if pl.kind == "portal":
-        pl.coverage += max(0.0, ceiling_ci - pl.coverage) * g  # an app's coverage is fixed
-    pl.usability += (ceiling_ur - pl.usability) * g
-    pl.integration += max(0.0, ceiling_ci - pl.integration) * g
-    pl.reliability += (ceiling_ur - pl.reliability) * g
-    pl.security += max(0.0, 1.0 - pl.security) * g
-    pl.spent += amount
-
-
-def maintain(pl: Platform, paid_share: float, decay: float) -> None:
-    """:meth:`Platform.maintain` with ``platform.unfunded_decay`` given (governments call it in a loop)."""
-    pl.paid_share = float(paid_share)
-    pl.spent += pl.upkeep * paid_share
+def upkeep_and_invest(plats: list, paid_share: float, amounts: list | None, ceiling_ur: float, ceiling_ci: float,
+                      params: dict) -> None:
+    """:meth:`Platform.maintain` (``paid_share``), then :meth:`Platform.invest` (``amounts[i]``, none if ``None``)
+    for each platform of ``plats``: one loop for a government's platforms, the same arithmetic."""
+    scale = params["platform.invest_scale"]
     unpaid = 1.0 - paid_share
-    if unpaid > 0:
-        loss = 1.0 - decay * unpaid
-        pl.usability *= loss
-        pl.reliability *= loss
-        pl.security *= loss
+    loss = 1.0 - params["platform.unfunded_decay"] * unpaid
+    paid_share = float(paid_share)
+    for i, pl in enumerate(plats):
+        # maintain
+        pl.paid_share = paid_share
+        pl.spent += pl.upkeep * paid_share
+        if unpaid > 0:
+            pl.usability *= loss
+            pl.reliability *= loss
+            pl.security *= loss
+        # invest
+        if amounts is None:
+            continue
+        amount = amounts[i]
+        if amount <= 0:
+            continue
+        g = 1.0 - math.exp(-amount / scale)
+        if pl.kind == "portal":
+            pl.coverage += max(0.0, ceiling_ci - pl.coverage) * g  # an app's coverage is fixed
+        pl.usability += (ceiling_ur - pl.usability) * g
+        pl.integration += max(0.0, ceiling_ci - pl.integration) * g
+        pl.reliability += (ceiling_ur - pl.reliability) * g
+        pl.security += max(0.0, 1.0 - pl.security) * g
+        pl.spent += amount
 
 
 # -- building ----------------------------------------------------------------------
@@ -482,8 +504,9 @@ def regional_quality(model) -> dict[str, np.ndarray]:
         usab[r] = _clip01(u / (1.0 + phi * (n_eff - 1.0)))
         integ[r] = _clip01(i)
         reli[r] = _clip01(rel)
-    return {"coverage": np.array(cov), "usability": np.array(usab), "integration": np.array(integ),
-            "reliability": np.array(reli), "security": np.array(secure)}
+    table = np.array((cov, usab, integ, reli, secure), dtype=float)  # one array, a row per attribute
+    return {"coverage": table[0], "usability": table[1], "integration": table[2], "reliability": table[3],
+            "security": table[4]}
 
 
 def _sharing(lay: Layout) -> list:
