@@ -886,3 +886,19 @@ def test_docs_console_snippets_match_what_the_commands_print(tmp_path, monkeypat
             if line.strip() and line.strip() != "...":
                 assert _shape(line) in printed, f"{cmd}\n  documented: {line}\n  printed:\n" + \
                     "\n".join(sorted(printed))
+
+
+def test_scalar_only_job_collects_only_what_its_outputs_read():
+    """A job that keeps no series (sa) collects just the columns of its outputs, with the same values."""
+    from govsim.experiments.jobs import ModelJob
+    from govsim.experiments.outputs import parse_outputs
+    from govsim.experiments.spec import Task
+
+    sc = govsim.load_scenario("baseline", {"citizens.n": 600})
+    outs = parse_outputs(["final:adoption_rate", "mean:exclusion_rate"], steps=6)
+    lean = ModelJob(sc, 6, [], outputs=outs, series=False, encode=False)
+    assert lean.scenario["scenario.outputs"] == "adoption_rate,exclusion_rate"
+    full = ModelJob(sc, 6, [], outputs=outs, series=True, encode=False)
+    task = Task(0, 0, 0, 11, {})
+    a, b = lean(task)["scalars"], full(task)["scalars"]
+    pd.testing.assert_frame_equal(a, b)

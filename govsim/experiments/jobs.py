@@ -90,6 +90,10 @@ class ModelJob:
 
     def __init__(self, scenario, steps: int, design_columns: Sequence[str], outputs: Sequence[ScalarOutput] = (),
                  series: bool = True, model: str | Callable | None = None, encode: bool = True):
+        if not series and outputs and model is None:
+            # only the scalars are kept: GovModel collects just the columns they read (the run is the same;
+            # collection does not feed back into the dynamics)
+            scenario = scenario.with_overrides({"scenario.outputs": ",".join(sorted({o.column for o in outputs}))})
         self.scenario = scenario
         self.steps = int(steps)
         self.design_columns = list(design_columns)
