@@ -28,6 +28,7 @@ import govsim
 t_import = time.perf_counter() - t0
 n, steps, kind, phases = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 sc = govsim.load_scenario("baseline", {"citizens.n": n, "network.kind": kind})
+govsim.GovModel(sc.with_overrides({"citizens.n": 500}), rng=0).run(2)  # load the compiled kernels first
 t0 = time.perf_counter()
 m = govsim.GovModel(sc, rng=1)
 t_build = time.perf_counter() - t0
