@@ -19,9 +19,10 @@ rates with an empty denominator are 0, never NaN.
   one need) over the ranking by literacy, ``CI = 2 cov(h, r) / mean(h)`` with r
   the fractional rank (O'Donnell et al. 2008). Negative: the least literate
   bear more of the time cost. Ties share their mean rank; literacy is ranked on
-  a grid of 4,096 levels (:func:`literacy_levels`), which makes the index a
-  few bincounts (no sort of 10^6 citizens each step) and equal to the exact
-  index whenever no two distinct literacies share a level.
+  a grid of 4,096 levels (:func:`literacy_levels`), which makes the index one
+  compiled pass over the citizens (counts and sums per level, then a pass over
+  the levels; no sort of 10^6 citizens each step) and equal to the exact index
+  whenever no two distinct literacies share a level.
   ``ci_unmet_literacy`` is the same for cumulative unmet needs per need.
 * **Service**: ``needs_assisted``, ``needs_queued`` (waiting at the end of the
   step), ``queue_length`` (needs waiting per 1,000 citizens), ``mean_wait``
@@ -47,6 +48,7 @@ import pandas as pd
 
 from .channels import N_GROUPS
 from .citizens import AGE_GROUPS
+from .compiled import jit
 from .metrics import declare_output, register_reporter, safe_share
 
 GROUPS = ("urban", "rural", *AGE_GROUPS)
@@ -55,13 +57,11 @@ LITERACY_LEVELS = 4096
 #: half the time at L × U = skill_threshold 0.15 with default usability 0.6)
 LOW_SKILL_LITERACY = 0.25
 
-for _g in GROUPS:
-    declare_output(f"exclusion_rate_{_g}", "per 1,000 needs",
-                   f"needs of {_g} citizens that became unmet this step per 1,000 of their new needs")
-for _g in GROUPS:
-    declare_output(f"time_per_need_{_g}", "hours",
-                   f"hours spent this step by {_g} citizens per new need of theirs (waiting included)")
-for _name, _unit, _doc in [
+_DECLS = [(f"exclusion_rate_{_g}", "per 1,000 needs",
+           f"needs of {_g} citizens that became unmet this step per 1,000 of their new needs") for _g in GROUPS]
+_DECLS += [(f"time_per_need_{_g}", "hours",
+            f"hours spent this step by {_g} citizens per new need of theirs (waiting included)") for _g in GROUPS]
+_DECLS += [
     ("exclusion_gap_rural_urban", "per 1,000 needs", "exclusion_rate_rural − exclusion_rate_urban"),
     ("exclusion_gap_elderly_young", "per 1,000 needs", "exclusion_rate_elderly − exclusion_rate_young"),
     ("ci_time_cost_literacy", "index in [-1, 1]",
@@ -77,7 +77,8 @@ for _name, _unit, _doc in [
     ("lapse_rate", "share", "share of adopters who lapsed to the offline channels this step"),
     ("trained", "citizens", "citizens trained this step"),
     ("trained_share", "share", "share of citizens ever trained"),
-]:
+]
+for _name, _unit, _doc in _DECLS:
     declare_output(_name, _unit, _doc)
 
 
@@ -121,52 +122,66 @@ def concentration_index_levels(values: np.ndarray, levels: np.ndarray, n_levels:
     return float(2.0 * np.dot(sums, mid_rank) / total - 1.0)
 
 
-def _literacy_concentration(pop, scratch: dict | None = None, step: int = 0) -> tuple[float, float]:
-    """Concentration indices of hours per need and unmet needs per need over literacy (one pass of bincounts).
+@jit
+def _divide_tallies(literacy, needs_total, time_cost, unmet, trained, n_levels):
+    """Both concentration indices over the literacy ranking, and the number ever trained (one call).
 
-    ``scratch`` (a dict kept by the caller across steps) holds reused float64
-    buffers and the citizens without needs so far (``needs_total`` only grows,
-    so the list is filtered each step; rebuilt every 12 steps).
+    First pass: the citizens with at least one need per literacy level (the
+    levels of :func:`literacy_levels`, computed in float32 as there), hence
+    each level's fractional mid-rank r_l = (citizens below + half the level's)
+    / N. Second pass, over the citizens in index order: the hours and unmet
+    needs per need, ``h_i = value × (1 / needs_total)`` in float64 (0 without
+    a need), summed as Σ h_i and Σ h_i r_(l_i); ``CI = 2 Σ h r / Σ h − 1``.
     """
-    scratch = {} if scratch is None else scratch
-    n_pop = pop.literacy.size
-    bufs = scratch.get("bufs")
-    if bufs is None or bufs.shape != (2, n_pop):
-        bufs = scratch["bufs"] = np.empty((2, n_pop))
-    # literacy_levels, as intp (np.bincount's fast path)
-    buf = np.multiply(pop.literacy, np.float32(LITERACY_LEVELS - 1), out=bufs[0].view(np.float32)[:n_pop])
-    buf += np.float32(0.5)
-    np.clip(buf, 0, LITERACY_LEVELS - 1, out=buf)
-    levels = buf.astype(np.intp)
-    counts = np.bincount(levels, minlength=LITERACY_LEVELS)
-    none_yet = scratch.get("none_yet")
-    if none_yet is None or step % 12 == 0:
-        none_yet = np.flatnonzero(pop.needs_total == 0)  # citizens without needs yet are left out
-    else:
-        none_yet = none_yet[pop.needs_total[none_yet] == 0]
-    scratch["none_yet"] = none_yet
-    if none_yet.size:  # (their values are 0, so only the counts need correcting)
-        counts -= np.bincount(levels[none_yet], minlength=LITERACY_LEVELS)
-    n = counts.sum()
+    top = np.float32(n_levels - 1)
+    half = np.float32(0.5)
+    zero = np.float32(0.0)
+    n_pop = literacy.size
+    max_nt = 0
+    n_trained = 0
+    for i in range(n_pop):
+        n_trained += trained[i]
+        max_nt = max(max_nt, needs_total[i])
+    counts = np.zeros(n_levels, dtype=np.int32)
+    for i in range(n_pop):
+        x = min(max(literacy[i] * top + half, zero), top)  # float32, as literacy_levels
+        counts[np.int32(x)] += needs_total[i] > 0
+    n = 0
+    for lev in range(n_levels):
+        n += counts[lev]
     if n == 0:
-        return 0.0, 0.0
-    mid_rank = (np.cumsum(counts) - counts / 2.0) / n
-    inv = bufs[0]  # 1 / max(needs_total, 1), float64 (same-type operations: no mixed-type loops)
-    np.copyto(inv, pop.needs_total, casting="unsafe")
-    np.maximum(inv, 1.0, out=inv)
-    np.divide(1.0, inv, out=inv)
-    w = bufs[1]
-    out = []
-    for values in (pop.time_cost, pop.unmet):
-        if not values.any():
-            out.append(0.0)
-            continue
-        np.copyto(w, values, casting="unsafe")  # float32 / int32 -> float64, exact
-        w *= inv
-        sums = np.bincount(levels, weights=w, minlength=LITERACY_LEVELS)
-        total = sums.sum()
-        out.append(float(2.0 * np.dot(sums, mid_rank) / total - 1.0) if total > 0 else 0.0)
-    return out[0], out[1]
+        return 0.0, 0.0, n_trained
+    rank = np.empty(n_levels)
+    cum = 0
+    for lev in range(n_levels):
+        c = counts[lev]
+        cum += c
+        rank[lev] = (cum - c / 2.0) / n
+    inv = np.empty(max_nt + 1)  # 1 / needs_total by table (a division per citizen costs more than the pass)
+    inv[0] = 0.0
+    for k in range(1, max_nt + 1):
+        inv[k] = 1.0 / np.float64(k)
+    dot_t = dot_u = tot_t = tot_u = 0.0
+    for i in range(n_pop):
+        x = min(max(literacy[i] * top + half, zero), top)
+        w = inv[max(needs_total[i], 0)]
+        r = rank[np.int32(x)]
+        h_t = np.float64(time_cost[i]) * w
+        h_u = np.float64(unmet[i]) * w
+        dot_t += h_t * r
+        dot_u += h_u * r
+        tot_t += h_t
+        tot_u += h_u
+    ci_t = 2.0 * dot_t / tot_t - 1.0 if tot_t > 0 else 0.0
+    ci_u = 2.0 * dot_u / tot_u - 1.0 if tot_u > 0 else 0.0
+    return ci_t, ci_u, n_trained
+
+
+def _literacy_concentration(pop) -> tuple[float, float]:
+    """Concentration indices of hours per need and unmet needs per need over literacy (one compiled pass)."""
+    ci_t, ci_u, _ = _divide_tallies(pop.literacy, pop.needs_total, pop.time_cost, pop.unmet,
+                                    pop.trained.view(np.uint8), LITERACY_LEVELS)
+    return ci_t, ci_u
 
 
 def _group_rates(g: dict) -> dict:
@@ -174,44 +189,60 @@ def _group_rates(g: dict) -> dict:
     k = len(AGE_GROUPS)
     out = {grp: {} for grp in GROUPS}
     for key in ("needs", "unmet", "hours"):
-        a = np.asarray(g[key], dtype=float).reshape(2, k)  # rows: rural (0), urban (1)
-        by_place = a.sum(axis=1).tolist()  # (the same sums as a[i].sum(): sequential over 3 ages)
-        by_age = (a[0] + a[1]).tolist()
-        out["urban"][key] = by_place[1]
-        out["rural"][key] = by_place[0]
+        a = g[key]
+        a = a.tolist() if type(a) is np.ndarray else [float(v) for v in a]  # rural ages (0 .. k-1), then urban
+        # sums from 0.0 in order, as numpy's sum over a row of 3
+        rural = 0.0
+        urban = 0.0
+        for i in range(k):
+            rural += a[i]
+        for i in range(k):
+            urban += a[k + i]
+        out["urban"][key] = urban
+        out["rural"][key] = rural
         for i, grp in enumerate(AGE_GROUPS):
-            out[grp][key] = by_age[i]
+            out[grp][key] = a[i] + a[k + i]
     return out
 
 
-@register_reporter
+_EMPTY_GROUPS = {k: np.zeros(N_GROUPS) for k in ("needs", "unmet", "hours")}
+_DIVIDE_COLUMNS = tuple(d[0] for d in _DECLS)
+
+
+@register_reporter(columns=_DIVIDE_COLUMNS)
 def _divide(model) -> dict:
     pop = model.citizens
     c = model.step_counts
-    g = getattr(model, "step_groups", None) or {k: np.zeros(N_GROUPS) for k in ("needs", "unmet", "hours")}
-    rates = _group_rates(g)
+    g = getattr(model, "step_groups", None) or _EMPTY_GROUPS
     row = {}
-    for grp in GROUPS:
-        r = rates[grp]
-        row[f"exclusion_rate_{grp}"] = 1000.0 * safe_share(r["unmet"], r["needs"])
-        row[f"time_per_need_{grp}"] = safe_share(r["hours"], r["needs"])
+    for grp, r in _group_rates(g).items():
+        needs = r["needs"]
+        row[f"exclusion_rate_{grp}"] = 1000.0 * (r["unmet"] / needs if needs > 0 else 0.0)
+        row[f"time_per_need_{grp}"] = r["hours"] / needs if needs > 0 else 0.0
     row["exclusion_gap_rural_urban"] = row["exclusion_rate_rural"] - row["exclusion_rate_urban"]
     row["exclusion_gap_elderly_young"] = row["exclusion_rate_elderly"] - row["exclusion_rate_young"]
 
-    row["ci_time_cost_literacy"], row["ci_unmet_literacy"] = _literacy_concentration(
-        pop, model.__dict__.setdefault("_divide_scratch", {}), int(model.time_step))
+    ci_t, ci_u, n_trained = _divide_tallies(pop.literacy, pop.needs_total, pop.time_cost, pop.unmet,
+                                            pop.trained.view(np.uint8), LITERACY_LEVELS)
+    row["ci_time_cost_literacy"] = ci_t
+    row["ci_unmet_literacy"] = ci_u
 
-    served = c.get("needs_online", 0) + c.get("needs_offline", 0) + c.get("needs_assisted", 0)
-    served_q = c.get("needs_offline", 0) + c.get("needs_assisted", 0)
-    row["needs_assisted"] = int(c.get("needs_assisted", 0))
-    row["needs_queued"] = int(c.get("needs_queued", 0))
-    row["queue_length"] = 1000.0 * safe_share(c.get("needs_queued", 0), pop.n)
-    row["mean_wait"] = safe_share(c.get("wait_steps", 0.0), served_q)
-    row["visits_per_need"] = safe_share(c.get("visits", 0.0), served)
-    row["capacity_use"] = min(1.0, safe_share(c.get("capacity_used", 0.0), c.get("capacity_hours", 0.0)))
-    row["lapse_rate"] = min(1.0, safe_share(getattr(model, "step_lapsed", 0), getattr(model, "step_lapse_base", 0)))
+    get = c.get
+    n_off, n_as = get("needs_offline", 0), get("needs_assisted", 0)
+    served = float(get("needs_online", 0) + n_off + n_as)
+    served_q = float(n_off + n_as)
+    cap = float(get("capacity_hours", 0.0))
+    base = float(getattr(model, "step_lapse_base", 0))
+    n = pop.n
+    row["needs_assisted"] = int(n_as)
+    row["needs_queued"] = int(get("needs_queued", 0))
+    row["queue_length"] = 1000.0 * (float(get("needs_queued", 0)) / n if n > 0 else 0.0)
+    row["mean_wait"] = float(get("wait_steps", 0.0)) / served_q if served_q > 0 else 0.0
+    row["visits_per_need"] = float(get("visits", 0.0)) / served if served > 0 else 0.0
+    row["capacity_use"] = min(1.0, float(get("capacity_used", 0.0)) / cap if cap > 0 else 0.0)
+    row["lapse_rate"] = min(1.0, float(getattr(model, "step_lapsed", 0)) / base if base > 0 else 0.0)
     row["trained"] = int(getattr(model, "step_trained", 0))
-    row["trained_share"] = float(np.count_nonzero(pop.trained)) / pop.n
+    row["trained_share"] = float(n_trained) / n
     return row
 
 

@@ -61,7 +61,9 @@ import numpy as np
 from . import cadres
 from .channels import NO_NEED, SERVED_OFFLINE, SERVED_ONLINE, UNMET
 from .citizens import AGE_GROUPS
-from .metrics import adopters_by_key, declare_output, key_labels, mean_of, register_reporter, safe_share
+from .compiled import jit
+from .metrics import (adopters_by_key, declare_output, key_labels, label_bounds, mean_of, pairwise_sum,
+                      register_reporter, safe_share)
 
 try:  # the assisted channel (digital-divide mechanics)
     from .channels import SERVED_ASSISTED
@@ -98,84 +100,148 @@ def _segment_sums(values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     return (c[bounds[1:]] - c[bounds[:-1]]).astype(float)
 
 
+@jit
+def _indicator_kernel(lab, bounds, counts, satisfaction, adopted, active, outcome, handled, aligned, hours,
+                      n_regions, ref_rural, ref_urban, first_resolved, unmet_code,
+                      prev_time_group, prev_time_agg, prev_equity_group, prev_equity_agg):
+    """The indicators per region, rows in the order of :data:`_ROWS` (one call per step).
+
+    Per label (region × 6 + urban × 3 + age): the satisfaction sum and the
+    adopters over all citizens (each label's citizens summed in index order,
+    as ``np.bincount``), then needs handled, resolved and unmet and hours over
+    the citizens with a need (``active``, in order). Then per region the
+    group shares, in the order numpy's row sums take (from 0.0, groups in
+    order), so the values are those of the array formulas they replace.
+    """
+    n_keys = counts.size
+    sat = np.zeros(n_keys)
+    adopt = np.zeros(n_keys)
+    if bounds.size == n_keys + 1:
+        for k in range(n_keys):
+            s = 0.0
+            a = 0
+            for i in range(bounds[k], bounds[k + 1]):
+                s += np.float64(satisfaction[i])
+                a += adopted[i]
+            sat[k] = s
+            adopt[k] = a
+    else:
+        for i in range(lab.size):
+            sat[lab[i]] += np.float64(satisfaction[i])
+            adopt[lab[i]] += adopted[i]
+    need = np.zeros(n_keys)
+    res = np.zeros(n_keys)
+    unm = np.zeros(n_keys)
+    hrs = np.zeros(n_keys)
+    last_resolved = unmet_code
+    for j in range(active.size):
+        c = active[j]
+        k = lab[c]
+        h = np.float64(handled[j] if aligned else handled[c])
+        o = outcome[c]
+        need[k] += h
+        if o >= first_resolved and o <= last_resolved:
+            res[k] += h
+            if o == unmet_code:
+                unm[k] += h
+        hrs[k] += np.float64(hours[c])
+
+    out = np.empty((8, n_regions))
+    g_per = n_keys // n_regions if n_regions else 0
+    k_age = g_per // 2
+    for r in range(n_regions):
+        s_cnt = s_sat = s_ad = s_need = s_res = s_unm = s_hrs = s_ref = 0.0
+        sum_sat_g = sum_time_g = 0.0
+        n_c = n_n = n_r = 0
+        eq_min = np.inf
+        for g in range(g_per):
+            k = r * g_per + g
+            cnt = counts[k]
+            ref = ref_rural if g < k_age else ref_urban  # urban flag 0 (rural) comes first
+            nr = need[k] * ref
+            s_cnt += cnt
+            s_sat += sat[k]
+            s_ad += adopt[k]
+            s_need += need[k]
+            s_res += res[k]
+            s_unm += unm[k]
+            s_hrs += hrs[k]
+            s_ref += nr
+            if cnt > 0:
+                sum_sat_g += sat[k] / cnt
+                n_c += 1
+            if need[k] > 0:
+                x = hrs[k] / nr if nr > 0 else 0.0
+                sum_time_g += 1.0 - min(max(x, 0.0), 1.0)
+                n_n += 1
+            if res[k] > 0:
+                eq = 1.0 - unm[k] / res[k]
+                if eq < eq_min:
+                    eq_min = eq
+                n_r += 1
+        out[0, r] = s_ad / s_cnt if s_cnt > 0 else 0.0  # users
+        out[1, r] = s_sat / s_cnt if s_cnt > 0 else 0.0  # sat_agg
+        x = s_hrs / s_ref if s_ref > 0 else 0.0
+        out[2, r] = (1.0 - min(max(x, 0.0), 1.0)) if n_n > 0 else prev_time_agg[r]  # time_agg
+        out[3, r] = (1.0 - (s_unm / s_res if s_res > 0 else 0.0)) if n_r > 0 else prev_equity_agg[r]
+        out[4, r] = sum_sat_g / n_c if n_c > 0 else 0.0  # sat_group
+        out[5, r] = sum_time_g / n_n if n_n > 0 else prev_time_group[r]  # time_group
+        out[6, r] = eq_min if n_r > 0 else prev_equity_group[r]  # equity_group
+        out[7, r] = s_need  # needs
+    return out
+
+
+_ROWS = ("users", "sat_agg", "time_agg", "equity_agg", "sat_group", "time_group", "equity_group", "needs")
+_NO_BOUNDS = np.zeros(0, dtype=np.intp)
+
+
 def compute_indicators(model) -> dict:
     """What governments and the evaluator can see this step, per region (arrays of length regions.n).
 
     Keys: ``users``, ``sat_agg``, ``time_agg``, ``equity_agg``, ``sat_group``,
     ``time_group``, ``equity_group``, ``needs`` (needs handled this step),
-    ``step``.
+    ``step``. Computed by one compiled call over the citizens (see
+    :func:`_indicator_kernel`).
     """
     R = model.n_regions
     pop = model.citizens
     lab, cnt = key_labels(model)
-    size = R * N_GROUPS
-    sat = np.bincount(lab, weights=pop.satisfaction, minlength=size)
-    adopt = adopters_by_key(model)
-
+    bounds = label_bounds(model)
     active = getattr(model, "step_active", None)
     if active is None:
         active = np.flatnonzero(model.step_outcome != NO_NEED)
-    active = np.asarray(active, dtype=np.intp)
-    outcome = model.step_outcome[active]
+    elif type(active) is not np.ndarray or active.dtype != np.intp:
+        active = np.asarray(active, dtype=np.intp)
     rec = getattr(model, "step_record", None)
-    if isinstance(rec, dict) and "handled" in rec and len(rec["handled"]) == active.size:
-        h_raw = np.asarray(rec["handled"])
+    handled = rec.get("handled") if isinstance(rec, dict) else None
+    aligned = handled is not None and len(handled) == active.size
+    if aligned:
+        handled = np.asarray(handled)
     else:
-        h_raw = model.step_needs[active]
-    hours = np.asarray(model.step_hours)[active].astype(float)
-    la = lab[active]
-    resolved = (outcome >= SERVED_OFFLINE) & (outcome <= UNMET)  # the codes of _RESOLVED are 0 .. 3
-    unmet = outcome == UNMET
-    if h_raw.dtype.kind in "iub" and la.size and bool(np.all(la[1:] >= la[:-1])):
-        # labels in order (citizens are numbered by block): exact integer sums per label from cumulative sums
-        bounds = np.searchsorted(la, np.arange(size + 1))
-        need, res, unm = (_segment_sums(v, bounds) for v in (h_raw, h_raw * resolved, h_raw * unmet))
-    else:
-        handled = h_raw.astype(float)
-        need = np.bincount(la, weights=handled, minlength=size)
-        res = np.bincount(la, weights=handled * resolved, minlength=size)
-        unm = np.bincount(la, weights=handled * unmet, minlength=size)
-    hrs = np.bincount(la, weights=hours, minlength=size)
-    ref = np.tile(_reference_hours(model), R)
-
-    shape = (R, N_GROUPS)
-    cnt2, sat2, need2, res2, unm2, hrs2 = (a.reshape(shape) for a in (cnt, sat, need, res, unm, hrs))
-    ref2 = ref.reshape(shape)
-    # by group
-    sat_g = safe_share(sat2, cnt2)
-    time_g = 1.0 - np.clip(safe_share(hrs2, need2 * ref2), 0.0, 1.0)
-    eq_g = 1.0 - safe_share(unm2, res2)
-    has_c = cnt2 > 0
-    has_n = need2 > 0
-    has_r = res2 > 0
-    sat_group = safe_share(np.where(has_c, sat_g, 0.0).sum(1), has_c.sum(1))
-    time_group = safe_share(np.where(has_n, time_g, 0.0).sum(1), has_n.sum(1))
-    equity_group = np.where(has_r.any(1), np.where(has_r, eq_g, np.inf).min(1), 0.0)
-    # aggregate
-    sat_agg = safe_share(sat2.sum(1), cnt2.sum(1))
-    time_agg = 1.0 - np.clip(safe_share(hrs2.sum(1), (need2 * ref2).sum(1)), 0.0, 1.0)
-    equity_agg = 1.0 - safe_share(unm2.sum(1), res2.sum(1))
+        handled = model.step_needs
+    p = model.params
+    base = float(p.get("channels.offline_hours", 2.0))
+    rural = float(p.get("channels.rural_travel_hours", 0.0))
     # a region without needs (or none resolved) this step shows nothing new:
     # keep what was seen last (0.5, neutral like the initial satisfaction, before any service)
     prev = getattr(model, "indicators", None)
-    no_need, no_res = ~has_n.any(1), ~has_r.any(1)
+    neutral = None
 
-    def carry(key: str, value: np.ndarray, empty: np.ndarray) -> np.ndarray:
-        old = prev[key] if prev is not None and key in prev and len(prev[key]) == R else np.full(R, 0.5)
-        return np.where(empty, old, value)
+    def old(key: str) -> np.ndarray:
+        nonlocal neutral
+        if prev is not None and key in prev and len(prev[key]) == R:
+            return np.asarray(prev[key], dtype=float)
+        if neutral is None:
+            neutral = np.full(R, 0.5)
+        return neutral
 
-    time_group, time_agg = carry("time_group", time_group, no_need), carry("time_agg", time_agg, no_need)
-    equity_group = carry("equity_group", equity_group, no_res)
-    equity_agg = carry("equity_agg", equity_agg, no_res)
-    return {
-        "step": int(model.time_step),
-        "users": safe_share(adopt.reshape(shape).sum(1), cnt2.sum(1)),
-        "sat_agg": np.asarray(sat_agg, dtype=float), "time_agg": np.asarray(time_agg, dtype=float),
-        "equity_agg": np.asarray(equity_agg, dtype=float),
-        "sat_group": np.asarray(sat_group, dtype=float), "time_group": np.asarray(time_group, dtype=float),
-        "equity_group": np.asarray(equity_group, dtype=float),
-        "needs": need2.sum(1),
-    }
+    out = _indicator_kernel(lab, _NO_BOUNDS if bounds is None else bounds, cnt, pop.satisfaction,
+                            pop.adopted.view(np.uint8), active, model.step_outcome, handled, aligned,
+                            np.asarray(model.step_hours), R, base + rural, base, SERVED_OFFLINE, UNMET,
+                            old("time_group"), old("time_agg"), old("equity_group"), old("equity_agg"))
+    ind = dict(zip(_ROWS, out))
+    ind["step"] = int(model.time_step)
+    return ind
 
 
 def indicators(model) -> dict:
@@ -194,38 +260,72 @@ def seen_outcomes(model, ind: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return ind["sat_agg"], ind["time_agg"], ind["equity_agg"]
 
 
+def _checkin_pc(model, split: dict) -> list[float]:
+    """Check-in hours actually logged per cadre, per region (formalism served in proportion to demand)."""
+    c = cadres.cadre_counts(model).tolist()
+    chk, served, demand = split["checkin"].tolist(), split["served"].tolist(), split["demand"].tolist()
+    out = []
+    for r in range(model.n_regions):
+        done = served[r] / demand[r] if demand[r] > 0 else 1.0
+        out.append(chk[r] * done / c[r] if c[r] > 0 else 0.0)
+    return out
+
+
+def _cadre_split(model) -> dict:
+    split = model.__dict__.get("cadre_time")
+    return cadres.cadre_time(model) if split is None else split
+
+
+def _visible_lists(model, ind: dict) -> tuple[list, list, list, list]:
+    """The four visible metrics per region, as lists of floats (see :func:`visible_components`)."""
+    p = model.params
+    R = model.n_regions
+    N = p["government.apps_norm"]
+    n_plat = [0.0] * R
+    for plat in getattr(model, "platforms", ()):
+        n_plat[plat.region] += 1.0
+    apps = (1.0 - np.exp(np.array([-x / N for x in n_plat]))).tolist()
+    h = p["formalism.checkin_hours"]
+    if h > 0:
+        scale = N * h
+        chk = (1.0 - np.exp(np.array([-x / scale for x in _checkin_pc(model, _cadre_split(model))]))).tolist()
+    else:
+        chk = [0.0] * R
+    kappa = [float(g.compliance) for g in model.local_governments]
+    return apps, ind["users"].tolist(), chk, kappa
+
+
 def visible_components(model, ind: dict) -> dict[str, np.ndarray]:
     """The four visible metrics per region (see the module docstring)."""
-    p = model.params
-    N = p["government.apps_norm"]
-    n_plat = cadres.platform_counts(model)
-    split = model.__dict__.get("cadre_time")
-    if split is None:
-        split = cadres.cadre_time(model)
-    c = cadres.cadre_counts(model)
-    done = safe_share(split["served"], split["demand"])
-    done = np.where(split["demand"] > 0, done, 1.0)
-    chk_pc = safe_share(split["checkin"] * done, c)
-    h = p["formalism.checkin_hours"]
-    v_chk = 1.0 - np.exp(-chk_pc / (N * h)) if h > 0 else np.zeros(model.n_regions)
-    kappa = np.array([g.compliance for g in model.local_governments])
-    return {"apps": 1.0 - np.exp(-n_plat / N), "users": ind["users"], "checkins": np.asarray(v_chk, dtype=float),
-            "reports": kappa}
+    apps, users, chk, kappa = _visible_lists(model, ind)
+    return {"apps": np.array(apps), "users": ind["users"], "checkins": np.array(chk), "reports": np.array(kappa)}
+
+
+def _score_lists(model) -> dict[str, list]:
+    """Per-region scores as lists of floats (the arithmetic of :func:`scores`, element by element)."""
+    ind = indicators(model)
+    apps, users, chk, kappa = _visible_lists(model, ind)
+    sat, time, eq = (a.tolist() for a in seen_outcomes(model, ind))
+    tsat, ttime, teq = ind["sat_group"].tolist(), ind["time_group"].tolist(), ind["equity_group"].tolist()
+    w = float(model.params["government.metric_weight"])
+    visible, seen, true, evaluated = [], [], [], []
+    for r in range(model.n_regions):
+        v = (apps[r] + users[r] + chk[r] + kappa[r]) / 4.0
+        o = (sat[r] + time[r] + eq[r]) / 3.0
+        visible.append(v)
+        seen.append(o)
+        true.append((tsat[r] + ttime[r] + teq[r]) / 3.0)
+        evaluated.append(w * v + (1.0 - w) * o)
+    return {"visible": visible, "outcome_seen": seen, "outcome_true": true, "evaluated": evaluated}
 
 
 def scores(model) -> dict[str, np.ndarray]:
     """Per-region ``visible``, ``outcome_seen``, ``outcome_true`` and ``evaluated`` scores."""
-    ind = indicators(model)
-    vis = visible_components(model, ind)
-    V = (vis["apps"] + vis["users"] + vis["checkins"] + vis["reports"]) / 4.0
-    seen = sum(seen_outcomes(model, ind)) / 3.0
-    true = (ind["sat_group"] + ind["time_group"] + ind["equity_group"]) / 3.0
-    w = float(model.params["government.metric_weight"])
-    return {"visible": V, "outcome_seen": seen, "outcome_true": true, "evaluated": w * V + (1.0 - w) * seen}
+    return {k: np.array(v, dtype=float) for k, v in _score_lists(model).items()}
 
 
 # -- outputs ---------------------------------------------------------------------------
-for _name, _unit, _doc in [
+_DECLS = [
     ("metric_weight", "share", "weight of visible digital metrics in the evaluation regime in force"),
     ("visible_score", "[0, 1]", "mean over regions of the visible-metric score V (apps, users, check-ins, reports)"),
     ("evaluated_score", "[0, 1]", "mean over regions of the evaluated score E = w V + (1 − w) O_seen"),
@@ -235,37 +335,45 @@ for _name, _unit, _doc in [
     ("outcome_per_cost", "score per budget_mean", "outcome_score / (mean spending per region / government.budget_mean); 0 if nothing spent"),
     ("formalism_cost", "budget units/step", "money value of cadre formalism hours + compliance spending + upkeep of zombie platforms, all regions"),
     ("reporting_compliance", "[0, 1]", "mean over regions of reporting compliance (the 'reports filed' metric)"),
-]:
+]
+for _name, _unit, _doc in _DECLS:
     declare_output(_name, _unit, _doc)
+_EVAL_COLUMNS = tuple(d[0] for d in _DECLS)
 
 
-@register_reporter
+@register_reporter(columns=_EVAL_COLUMNS)
 def _evaluation_outputs(model) -> dict:
-    s = scores(model)
+    R = model.n_regions
     govs = model.local_governments
-    spent = np.array([g.spent_step for g in govs]) if govs else np.zeros(0)
-    zombie_upkeep = np.zeros(model.n_regions)
+    w = float(model.params["government.metric_weight"])
+    if R:
+        s = _score_lists(model)
+        evaluated = pairwise_sum(s["evaluated"]) / R
+        outcome = pairwise_sum(s["outcome_true"]) / R
+        visible = pairwise_sum(s["visible"]) / R
+    else:
+        evaluated = outcome = visible = 0.0
+    spent = [float(g.spent_step) for g in govs]
+    zombie_upkeep = [0.0] * R
     for pl in model.platforms:
         if pl.zombie:
             zombie_upkeep[pl.region] += pl.upkeep * pl.paid_share
-    split = model.__dict__.get("cadre_time")
-    if split is None:
-        split = cadres.cadre_time(model)
-    hours_money = safe_share(split["served"], split["budget"]) * cadres.payroll(model)
-    compliance = np.array([g.compliance_spend for g in govs]) if govs else np.zeros(0)
-    evaluated = mean_of(s["evaluated"]) if model.n_regions else 0.0
-    outcome = mean_of(s["outcome_true"]) if model.n_regions else 0.0
+    split = _cadre_split(model)
+    served, budget = split["served"].tolist(), split["budget"].tolist()
+    pay = cadres.payroll(model).tolist()
+    hours_money = [(served[r] / budget[r] if budget[r] > 0 else 0.0) * pay[r] for r in range(R)]
+    compliance = [float(g.compliance_spend) for g in govs]
     bm = float(model.params["government.budget_mean"])
-    per_region = mean_of(spent) if spent.size else 0.0
+    per_region = pairwise_sum(spent) / len(spent) if spent else 0.0
     rel = per_region / bm if bm > 0 else 0.0
     return {
-        "metric_weight": float(model.params["government.metric_weight"]),
-        "visible_score": mean_of(s["visible"]) if model.n_regions else 0.0,
+        "metric_weight": w,
+        "visible_score": visible,
         "evaluated_score": evaluated,
         "outcome_score": outcome,
         "presence_gap": evaluated - outcome,
-        "budget_spent": float(spent.sum()),
+        "budget_spent": pairwise_sum(spent),
         "outcome_per_cost": outcome / rel if rel > 0 else 0.0,
-        "formalism_cost": float(np.sum(hours_money) + compliance.sum() + zombie_upkeep.sum()),
-        "reporting_compliance": mean_of([g.compliance for g in govs]) if govs else 0.0,
+        "formalism_cost": pairwise_sum(hours_money) + pairwise_sum(compliance) + pairwise_sum(zombie_upkeep),
+        "reporting_compliance": pairwise_sum([float(g.compliance) for g in govs]) / len(govs) if govs else 0.0,
     }
