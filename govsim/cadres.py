@@ -221,15 +221,35 @@ def formalism_demand(model) -> dict[str, np.ndarray]:
 
 
 def _time_lists(model) -> dict[str, list]:
-    """:func:`cadre_time` as lists of Python floats per region."""
-    cadres, out = _demand_lists(model)
-    H = model.params["cadres.hours_per_step"]
-    budget = [c * H for c in cadres]
+    """:func:`cadre_time` as lists of Python floats per region (one loop over the regions, the same arithmetic)."""
+    from .platforms import _sharing, layout
+
+    p = model.params
+    n = model.n_regions
+    lay = layout(model)
+    per10k, H = p["cadres.per_10k_citizens"], p["cadres.hours_per_step"]
+    merged = getattr(model, "reports_merged", None)
+    merged = [False] * n if merged is None else np.asarray(merged).tolist()
     extra = getattr(model, "extra_cadre_hours", None)
-    extra = [0.0] * model.n_regions if extra is None else [max(x, 0.0) for x in np.asarray(extra, dtype=float).tolist()]
-    served = [min(d, b) for d, b in zip(out["demand"], budget)]
-    out.update(budget=budget, served=served, unserved=[d - s for d, s in zip(out["demand"], served)], extra=extra,
-               service=[max(b - s, 0.0) + e for b, s, e in zip(budget, served, extra)])
+    extra = [0.0] * n if extra is None else np.asarray(extra, dtype=float).tolist()
+    fpa, h_chk, h_entry = p["formalism.forms_per_app"], p["formalism.checkin_hours"], p["formalism.entry_hours"]
+    h_trace = p["formalism.trace_hours"]
+    w = float(p["government.metric_weight"])
+    out = {k: [0.0] * n for k in _SPLIT}
+    budget_, checkin_, entry_, trace_, demand_, served_, unserved_, extra_, service_ = (out[k] for k in _SPLIT)
+    for r, (res, n_plat, mrg, sh, ex) in enumerate(zip(_residents_list(model), lay.n_plat, merged, _sharing(lay),
+                                                        extra)):
+        c = res * per10k / 10_000.0
+        forms = (min(n_plat, 1.0) if mrg else n_plat) * fpa
+        ch = c * n_plat * h_chk
+        en = c * forms * h_entry * (1.0 - sh)
+        tr = c * w * h_trace
+        d = ch + en + tr
+        b = c * H
+        sv = min(d, b)
+        ex = max(ex, 0.0)
+        budget_[r], checkin_[r], entry_[r], trace_[r], demand_[r] = b, ch, en, tr, d
+        served_[r], unserved_[r], extra_[r], service_[r] = sv, d - sv, ex, max(b - sv, 0.0) + ex
     return out
 
 

@@ -176,14 +176,30 @@ def candidate_allocations(units: int = 4, k: int = len(USES)) -> np.ndarray:
 CANDIDATES = candidate_allocations()
 
 
-def _levels(column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Where each distinct value of ``column`` first occurs, and the index of each row's value among them."""
-    _, first, inverse = np.unique(column, return_index=True, return_inverse=True)
-    return first, inverse.ravel()
-
-
-#: the compliance shares of the candidates take a few values (quarters): the compliance path is computed once per value
-_CANDIDATE_COMPLIANCE_LEVELS = _levels(CANDIDATES[:, 4])
+@jit
+def _candidate_scores(f, g, n_new, e_new, e_old, users, sat, time, eq, rho, w, kappa0, delta, period,
+                      burden_share):  # pragma: no cover - compiled
+    """The score of each candidate from its saturations ``f``, compliance gains ``g``, apps ``n_new`` and
+    exp(−(P_r + n_new)/N) (``e_new``; e_old = exp(−P_r/N)): the float64 operations of the equations in the
+    order written (no fast-math), non-finite scores as 0."""
+    out = np.empty(f.shape[0])
+    for i in range(f.shape[0]):
+        fq = f[i, 0]
+        ft = f[i, 2]
+        fs = f[i, 3]
+        dv_apps = e_old - e_new[i]
+        dv_users = (1.0 - users) * rho * (fq + ft) / 2.0
+        kappa = kappa0
+        for _ in range(period):
+            kappa = (1.0 - delta) * kappa + (1.0 - (1.0 - delta) * kappa) * g[i]
+        dv = (2.0 * dv_apps + dv_users + kappa - kappa0) / 4.0
+        burden = n_new[i] * burden_share
+        do = ((1.0 - sat) * rho * (fq + fs) / 2.0 - rho * burden
+              + (1.0 - time) * rho * fq - rho * burden
+              + (1.0 - eq) * rho * (ft + fs) / 2.0) / 3.0
+        score = w * dv + (1.0 - w) * do
+        out[i] = score if np.isfinite(score) else 0.0
+    return out
 
 declare(
     Param("government.metric_weight", float, 0.5,
@@ -386,7 +402,6 @@ class LocalGovernment(mesa.Agent):
         D = self.discretionary()
         scale = p["government.response_scale"] * (bm if bm > 0 else 1.0)
         f = 1.0 - np.exp(-alloc * _ratio(D, scale))
-        fq, fl, ft, fs, fc = f.T
         N = p["government.apps_norm"]
         lay = platforms.layout(m)
         n_plat = lay.n_plat[self.region]
@@ -397,30 +412,16 @@ class LocalGovernment(mesa.Agent):
         with np.errstate(over="ignore"):
             n_new = np.minimum(room, budget_new / cost) if cost > 0 else np.full(len(alloc), float(room))
         n_new = np.where(alloc[:, 1] > 0, n_new, 0.0)
-        dv_apps = np.exp(-n_plat / N) - np.exp(-(n_plat + n_new) / N)
+        e_old, e_new = np.exp(-n_plat / N), np.exp(-(n_plat + n_new) / N)
         users, sat, time, eq = self._seen()
-        dv_users = (1.0 - users) * rho * (fq + ft) / 2.0
-        # reporting compliance after one period under each spend: the same recursion, run once per
-        # distinct compliance share (Python floats: the same float64 operations as on the array)
+        # reporting compliance after one period under each spend
         delta = p["government.compliance_decay"]
         g = 1.0 - np.exp(-alloc[:, 4] * _ratio(D, p["government.compliance_scale"]))
-        first, inverse = _CANDIDATE_COMPLIANCE_LEVELS if alloc is CANDIDATES else _levels(alloc[:, 4])
-        paths = []
-        for gv in g[first].tolist():
-            kappa = self.compliance
-            for _ in range(period):
-                kappa = (1.0 - delta) * kappa + (1.0 - (1.0 - delta) * kappa) * gv
-            paths.append(kappa)
-        kappa = np.array(paths, dtype=float)[inverse] if len(alloc) else np.zeros(0)
-        dv = (2.0 * dv_apps + dv_users + kappa - self.compliance) / 4.0
-        burden = n_new * self.app_burden_share()
-        do = ((1.0 - sat) * rho * (fq + fs) / 2.0 - rho * burden
-              + (1.0 - time) * rho * fq - rho * burden
-              + (1.0 - eq) * rho * (ft + fs) / 2.0) / 3.0
-        score = w * dv + (1.0 - w) * do
-        if np.isfinite(score).all():
-            return score
-        return np.nan_to_num(score, nan=0.0, posinf=0.0, neginf=0.0)
+        # the rest (ΔV, ΔO and the score of each candidate) in one compiled pass; the exponentials are numpy's
+        c = np.ascontiguousarray
+        return _candidate_scores(c(f, dtype=float), c(g, dtype=float), c(n_new, dtype=float), c(e_new, dtype=float),
+                                 float(e_old), users, sat, time, eq, float(rho), w, float(self.compliance),
+                                 float(delta), period, float(self.app_burden_share()))
 
     def retire_zombies(self) -> int:
         """Retire zombie apps while the predicted evaluation gain exceeds the loss; return how many."""
@@ -474,8 +475,8 @@ class LocalGovernment(mesa.Agent):
             tot = platforms.np_sum(w)
             w = [x / tot for x in w] if tot > 0 else [1.0 / len(plats)] * len(plats)
             amounts = [s_q * share for share in w]
-        platforms.upkeep_and_invest(plats, paid, amounts, max(0.0, 1.0 - p["government.mismatch_penalty"] * self.mismatch),
-                                    self.ambition, p)
+        ceil_ur = max(0.0, 1.0 - p["government.mismatch_penalty"] * self.mismatch)
+        platforms.upkeep_and_invest(plats, paid, amounts, ceil_ur, self.ambition, p)
 
         # launches
         n_apps = lay.n_apps[r]
@@ -601,19 +602,19 @@ def _participate(model, lay, shares_r: list) -> None:
 def after_service(model) -> None:
     """Governments take in the step's outcomes.
 
-    In order: the platforms' real use is re-split (:func:`govsim.platforms.split_uses`),
-    the indicators of the step are computed (:func:`govsim.evaluation.compute_indicators`),
-    use rates, benefits, zombie flags and quadrants are updated
-    (:func:`govsim.platforms.update_use`), then citizens' feedback is taken in
-    (:func:`participate`).
+    In order: the indicators of the step are computed
+    (:func:`govsim.evaluation.compute_indicators`, from the citizens' records),
+    the platforms' real use is re-split (:func:`govsim.platforms.split_uses`)
+    and their use rates, benefits, zombie flags and quadrants are updated
+    (:func:`govsim.platforms.update_use`; both in one pass:
+    :func:`govsim.platforms.split_and_update_use`), then citizens' feedback is
+    taken in (:func:`participate`).
     """
-    lay = platforms.layout(model)
-    shares_r = platforms._routing(lay)[0]  # unchanged until participation ends
-    platforms._split_uses(lay, shares_r, None)
-    ind = evaluation.compute_indicators(model)
+    ind = evaluation.compute_indicators(model)  # reads the citizens only: the platforms' uses can be split after it
     model.indicators = ind
-    platforms.update_use(model, ind["needs"])
-    _participate(model, lay, shares_r)
+    lay = platforms.layout(model)
+    shares_r = platforms.split_and_update_use(model, ind["needs"], lay)  # split_uses, then update_use
+    _participate(model, lay, shares_r)  # the routing shares are unchanged until participation ends
 
 
 # -- outputs ---------------------------------------------------------------------------

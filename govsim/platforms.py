@@ -597,6 +597,59 @@ def update_use(model, needs_by_region: np.ndarray) -> None:
             plat.quadrant = "useful_unsolicited" if benefit >= bt else "decoration"
 
 
+def split_and_update_use(model, needs_by_region, lay: Layout | None = None) -> list:
+    """:func:`split_uses` (the recorded uses, the current routing shares), then :func:`update_use`.
+
+    One pass over each region's platforms instead of one per function, the
+    same arithmetic; returns the routing shares per region (lists of floats in
+    platform order), which :func:`govsim.governments.participate` reuses.
+    """
+    p = model.params
+    lay = layout(model) if lay is None else lay
+    res = _residents_list(model)
+    z, dt, bt = p["platform.zombie_threshold"], p["platform.demand_threshold"], p["platform.benefit_threshold"]
+    needs = np.asarray(needs_by_region, dtype=float).tolist()
+    shares_r = []
+    for r, plats in enumerate(lay.by_region):
+        # routing shares, and the uses recorded in the region (sums in platform order from 0.0)
+        w = [pl.demand * pl.coverage for pl in plats]
+        tot = total = 0.0
+        for pl, x in zip(plats, w):
+            tot += x
+            total += float(pl.uses)
+        s = [x / tot for x in w] if tot > 0 else [0.0] * len(w)
+        shares_r.append(s)
+        # split ∝ r_p U_p R_p online_p
+        w = [x * (pl.usability * pl.reliability * (1.0 if pl.online else 0.0)) for pl, x in zip(plats, s)]
+        tot = 0.0
+        for x in w:
+            tot += x
+        res_r, need_r = res[r], needs[r]
+        for pl, x in zip(plats, w):
+            u = x * total / tot if tot > 0 else 0.0
+            pl.uses = u
+            # use rate, benefit, zombie, quadrant (update_use)
+            uh, dh = pl._uses_hist, pl._domain_hist
+            if res_r > 0:
+                uh.append(1000.0 * u / res_r)
+                dh.append(1000.0 * need_r * pl.demand * pl.coverage / res_r)
+            else:
+                uh.append(0.0)
+                dh.append(0.0)
+            used = sum(uh)
+            rate = float(used / len(uh))
+            pl.use_rate = rate
+            dom = float(sum(dh))
+            benefit = min(1.0, float(used) / dom) if dom > 0 else 0.0
+            pl.benefit = benefit
+            pl.zombie = rate < z
+            if pl.demand >= dt:
+                pl.quadrant = "effective" if benefit >= bt else "failed"
+            else:
+                pl.quadrant = "useful_unsolicited" if benefit >= bt else "decoration"
+    return shares_r
+
+
 def quadrant(demand: float, benefit: float, demand_threshold: float, benefit_threshold: float) -> str:
     """The demand × benefit quadrant of seed 001.
 
