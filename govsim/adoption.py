@@ -25,6 +25,20 @@ Under ``bass`` and ``threshold`` adopters use the online channel for their
 needs (when they have internet access) and the others choose among the
 offline channels.
 
+How ``bass`` and ``threshold`` are computed: one compiled call per
+(sub-)step (:func:`govsim.compiled.jit`). The rule keeps each citizen's
+number of adopted neighbours and, at the start of the call, brings it up to
+date on the CSR arrays of the network from the citizens whose adoption
+changed since the last call (by the rule, by lapses or by anything else); on
+the complete network the count is all adopters minus oneself. A citizen's
+share is that count over its degree (0 without neighbours); the counts are
+not touched while citizens adopt, so the update is synchronous. ``bass``
+draws one uniform per citizen per sub-step (stream ``dynamics``,
+``rng.random(n)``, adopters included) and adopts when it is below
+``min(1, p/k + q/k × share)``; ``threshold`` draws nothing. The results
+equal those of ``network.neighbour_share(adopted)`` and the formulas above,
+bit for bit.
+
 Writing your own rule
 ---------------------
 Subclass :class:`AdoptionRule` and register it; its parameters are declared
@@ -57,6 +71,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .compiled import jit
 from .config import Param, ScenarioError, _REGISTRY, declare, declare_check
 
 __all__ = ["AdoptionRule", "register_rule", "get_rule", "available_rules",
@@ -170,13 +185,19 @@ class BassRule(AdoptionRule):
 
     def update(self, model, rng):
         pop = model.citizens
-        k = int(model.params["adoption.substeps"])
-        p = model.params["adoption.p"] / k
-        q = model.params["adoption.q"] / k
+        params = model.params
+        k = int(params["adoption.substeps"])
+        p = params["adoption.p"] / k
+        q = params["adoption.q"] / k
+        net = model.network
+        u = _uniforms(self, pop.n)
         for _ in range(k):
-            share = model.network.neighbour_share(pop.adopted)
-            prob = np.minimum(p + q * share, 1.0)
-            pop.adopted |= rng.random(pop.n) < prob
+            rng.random(out=u)  # the same draws as rng.random(n), into a reused buffer
+            if net.indptr is None:
+                _bass_complete(pop.adopted, u, p, q)
+            else:
+                seen, counts, degree = _neighbour_counts(self, net)
+                _bass_csr(net.indptr, net.indices, pop.adopted, seen, counts, degree, u, p, q)
 
 
 class ThresholdRule(AdoptionRule):
@@ -190,8 +211,114 @@ class ThresholdRule(AdoptionRule):
 
     def update(self, model, rng):
         pop = model.citizens
-        share = model.network.neighbour_share(pop.adopted)  # previous step's state, all at once
-        pop.adopted |= share >= self.thresholds
+        net = model.network  # previous step's state, all at once
+        if net.indptr is None:
+            _threshold_complete(pop.adopted, self.thresholds)
+        else:
+            seen, counts, degree = _neighbour_counts(self, net)
+            _threshold_csr(net.indptr, net.indices, pop.adopted, seen, counts, degree, self.thresholds)
+
+
+def _uniforms(rule, n: int) -> np.ndarray:
+    """A reused float64 buffer of length ``n`` for the rule's uniforms."""
+    u = rule.__dict__.get("_uniforms")
+    if u is None or u.size != n:
+        u = rule.__dict__["_uniforms"] = np.empty(n)
+    return u
+
+
+def _neighbour_counts(rule, net) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rule's running count of adopted neighbours (int32), kept for the network ``net``.
+
+    Returns ``(seen, counts, degree)``: ``seen`` (uint8) is the adoption
+    state the counts are of (all 0 at first); the kernels bring the counts up
+    to date with ``citizens.adopted`` by visiting the neighbours of the
+    citizens whose state changed since (whoever changed it: the rule, lapses,
+    events), so a step costs a pass over the citizens plus the neighbour lists
+    of the changed ones. ``degree`` is the degree as float64, 1 for the
+    isolated (whose count is 0), the divisor of ``network.neighbour_share``.
+    """
+    state = rule.__dict__.get("_counts")
+    if state is None or state[0] is not net:
+        n = net.n
+        degree = np.maximum(net.degree, 1).astype(np.float64)
+        state = rule.__dict__["_counts"] = (net, np.zeros(n, dtype=np.uint8), np.zeros(n, dtype=np.int32), degree)
+    return state[1], state[2], state[3]
+
+
+_BLOCK = 256  #: citizens compared at once when looking for changed adoption states
+
+
+@jit
+def _sync_counts(indptr, indices, adopted, seen, counts):  # pragma: no cover - compiled
+    """Update counts[j] (adopted neighbours of j) for every citizen i whose adopted differs from seen[i]."""
+    a8 = adopted.view(np.uint8)
+    n = a8.size
+    for lo in range(0, n, _BLOCK):
+        hi = min(lo + _BLOCK, n)
+        diff = 0
+        for i in range(lo, hi):  # vectorised: is any state in this block changed?
+            diff |= a8[i] ^ seen[i]
+        if diff == 0:
+            continue
+        for i in range(lo, hi):
+            if a8[i] != seen[i]:
+                d = 1 if a8[i] else -1
+                seen[i] = a8[i]
+                for j in range(indptr[i], indptr[i + 1]):
+                    counts[indices[j]] += d
+
+
+@jit
+def _bass_csr(indptr, indices, adopted, seen, counts, degree, u, p, q):  # pragma: no cover - compiled
+    """One synchronous Bass sub-step on a CSR network: adopted[i] |= u[i] < min(1, p + q * share_i).
+
+    The shares are those of the state at the call (the counts are brought up
+    to date first and not touched while adopting), so the update is synchronous.
+    """
+    _sync_counts(indptr, indices, adopted, seen, counts)
+    for i in range(adopted.size):
+        prob = p + q * (counts[i] / degree[i])
+        if prob > 1.0:
+            prob = 1.0
+        adopted[i] = adopted[i] | (u[i] < prob)
+
+
+@jit
+def _bass_complete(adopted, u, p, q):  # pragma: no cover - compiled
+    """One synchronous Bass sub-step on the complete network (share = adopters other than self / (n - 1))."""
+    n = adopted.size
+    total = 0
+    for i in range(n):
+        total += adopted[i]
+    share = total / (n - 1) if n > 1 else 0.0  # the same for every non-adopter
+    prob = p + q * share
+    if prob > 1.0:
+        prob = 1.0
+    for i in range(n):
+        if not adopted[i] and u[i] < prob:
+            adopted[i] = True
+
+
+@jit
+def _threshold_csr(indptr, indices, adopted, seen, counts, degree, thresholds):  # pragma: no cover - compiled
+    """One synchronous threshold step on a CSR network: adopted[i] |= share_i >= thresholds[i]."""
+    _sync_counts(indptr, indices, adopted, seen, counts)
+    for i in range(adopted.size):
+        adopted[i] = adopted[i] | (counts[i] / degree[i] >= thresholds[i])
+
+
+@jit
+def _threshold_complete(adopted, thresholds):  # pragma: no cover - compiled
+    """One synchronous threshold step on the complete network."""
+    n = adopted.size
+    total = 0
+    for i in range(n):
+        total += adopted[i]
+    share = total / (n - 1) if n > 1 else 0.0
+    for i in range(n):
+        if not adopted[i] and share >= thresholds[i]:
+            adopted[i] = True
 
 
 def draw_thresholds(params, n: int, rng: np.random.Generator) -> np.ndarray:

@@ -5,11 +5,13 @@ with probability ``awareness.p + awareness.q × (share of aware neighbours)``
 (publicity plus word of mouth). Awareness is never lost. Only aware citizens
 consider the online channel.
 
-The share of aware neighbours is read from the step's one packed sparse
-product (:func:`govsim.channels.neighbour_aware_share`: the aware bit rides
-with the adopted bit and literacy), bit for bit equal to
+How it is computed: the share of aware neighbours at the start of the step
+comes from the step's neighbour sums
+(:func:`govsim.channels.neighbour_aware_share`), bit for bit equal to
 ``network.neighbour_share(aware)``. One uniform per citizen is drawn (stream
-``dynamics``) whether or not the citizen is already aware.
+``dynamics``, ``rng.random(n)``) whether or not the citizen is already aware,
+and one compiled pass (:func:`govsim.compiled.jit`) makes citizen i aware when
+it is unaware and its uniform is below ``min(1, p + q × share_i)``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from .channels import neighbour_aware_share
+from .compiled import jit
 from .config import Param, declare
 
 declare(
@@ -42,16 +45,25 @@ def seed_awareness(model, rng: np.random.Generator) -> None:
 def spread_awareness(model, rng: np.random.Generator) -> None:
     """One step of awareness diffusion (synchronous, from the previous state)."""
     pop = model.citizens
-    unaware = np.flatnonzero(~pop.aware)  # the aware stay aware: evaluate the others only
     if hasattr(model, "channel_state"):
-        share = neighbour_aware_share(model, unaware)
+        share = neighbour_aware_share(model)
     else:
-        share = model.network.neighbour_share(pop.aware)[unaware]
+        share = model.network.neighbour_share(pop.aware)
     u = model.__dict__.get("_awareness_u")
     if u is None or u.size != pop.n:
         u = model.__dict__["_awareness_u"] = np.empty(pop.n)
     rng.random(out=u)  # the same draws as rng.random(n), into a reused buffer
-    prob = model.params["awareness.q"] * share
-    prob += model.params["awareness.p"]
-    np.minimum(prob, 1.0, out=prob)
-    pop.aware[unaware[u[unaware] < prob]] = True
+    p = model.params
+    _spread(pop.aware, share, u, float(p["awareness.p"]), float(p["awareness.q"]))
+
+
+@jit
+def _spread(aware, share, u, p, q):  # pragma: no cover - compiled
+    """aware[i] |= u[i] < min(q * share[i] + p, 1) for the unaware (share: start of the step)."""
+    for i in range(aware.size):
+        if not aware[i]:
+            prob = q * share[i] + p
+            if prob > 1.0:
+                prob = 1.0
+            if u[i] < prob:
+                aware[i] = True

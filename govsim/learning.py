@@ -61,6 +61,7 @@ import numpy as np
 
 from . import training
 from .channels import QUEUED, SERVED_ASSISTED, SERVED_ONLINE, UNMET, neighbour_literacy
+from .compiled import jit
 from .config import Param, declare
 
 declare(
@@ -105,33 +106,41 @@ declare(
 
 
 def _without_access(model) -> np.ndarray:
-    """Indices (ascending) of the citizens without internet access, kept across steps.
+    """Indices (ascending) of the citizens who lacked internet access at the last look, kept across steps.
 
-    Access is only ever gained, so the list from the previous step is filtered;
-    it is rebuilt from the population every 12 steps in case another process
-    took access away.
+    Access is only ever gained, so the list of the previous step is filtered
+    (by the learning kernel, which drops those who got access since); it is
+    rebuilt from the population every 12 steps in case another process took
+    access away.
     """
     pop = model.citizens
     idx = model.__dict__.get("_without_access")
     if idx is None or model.time_step % 12 == 0:
         idx = np.flatnonzero(~pop.access)
-    else:
-        idx = idx[~pop.access[idx]]
-    model.__dict__["_without_access"] = idx
     return idx
 
 
-def _scratch(model, n: int) -> np.ndarray:
-    """A float32 work buffer of length ``n``, kept on the model across steps."""
-    buf = model.__dict__.get("_learning_buf")
-    if buf is None or buf.size != n:
-        buf = np.empty(n, dtype=np.float32)
-        model.__dict__["_learning_buf"] = buf
+def _work(model, n: int) -> tuple:
+    """Work buffers kept on the model across steps: performance (float32), candidates (intp)."""
+    buf = model.__dict__.get("_learning_work")
+    if buf is None or buf[0].size != n:
+        buf = (np.empty(n, dtype=np.float32), np.empty(n, dtype=np.intp), np.empty(n, dtype=np.intp))
+        model.__dict__["_learning_work"] = buf
     return buf
 
 
 def update_learning(model) -> None:
-    """Apply this step's learning and attitude updates in place (see the module docstring)."""
+    """Apply this step's learning and attitude updates in place (see the module docstring).
+
+    How it is computed: the updates run in compiled passes
+    (:func:`govsim.compiled.jit`): one over the citizens of the step's record
+    (learning by use, expectation confirmation, and the lapse candidates),
+    one over all citizens (learning from neighbours, clipping, trust), one over
+    the citizens without internet access (the candidates to get online), then,
+    after the draws, one that applies getting online and lapses. Training
+    runs between the first and the second pass. Performance
+    ``exp(−h / hours_scale)`` is computed by numpy (float32), as are the draws.
+    """
     p = model.params
     pop = model.citizens
     rng = model.streams["dynamics"]
@@ -139,59 +148,161 @@ def update_learning(model) -> None:
     active = model.step_active
     rec = model.step_record
     outcome = rec["outcome"]
-    lit = pop.literacy
-
-    # 1. literacy by use
-    for code, key in ((SERVED_ONLINE, "learning.by_use"), (SERVED_ASSISTED, "learning.by_assisted")):
-        rate = p[key]
-        if rate > 0:
-            idx = active[outcome == code]
-            lit[idx] += np.float32(rate) * (1.0 - lit[idx])
-    # 2. training
-    training.apply_training(model, rng)
-    # 3. neighbours
-    buf = _scratch(model, lit.size)  # reused float32 buffer: no large temporaries per step
-    rate = p["learning.from_neighbours"]
-    if rate > 0:
-        gap = np.subtract(nbr, lit, out=buf)
-        np.maximum(gap, 0.0, out=gap)
-        gap *= rate
-        np.add(lit, gap, out=lit, casting="unsafe")
-    np.clip(lit, 0.0, 1.0, out=lit)
-
-    # 4. expectation confirmation
-    resolved = outcome != QUEUED
-    idx = active[resolved]
-    perf = np.exp(-rec["episode_hours"][resolved] / p["learning.hours_scale"])
-    perf[outcome[resolved] == UNMET] = 0.0
-    expect = pop.expectation[idx]
-    target = np.clip(perf + p["learning.confirmation_weight"] * (perf - expect), 0.0, 1.0)
-    sat = pop.satisfaction[idx]
-    pop.satisfaction[idx] = np.clip(sat + p["learning.satisfaction_rate"] * (target - sat), 0.0, 1.0)
-    pop.expectation[idx] = np.clip(expect + p["learning.expectation_rate"] * (perf - expect), 0.0, 1.0)
-
-    # 5. trust
-    step = np.subtract(pop.satisfaction, pop.trust, out=buf)
-    step *= np.float32(p["learning.trust_rate"])
-    pop.trust += step
-    np.clip(pop.trust, 0.0, 1.0, out=pop.trust)
-
-    # 6. getting online
-    rate = p["learning.access_rate"]
-    if rate > 0:
-        offline = _without_access(model)
-        cand = offline[lit[offline] >= p["learning.access_literacy"]]
-        pop.access[cand[rng.random(cand.size) < rate]] = True
-
-    # 7. lapse
-    cand = active[resolved & rec["tried_online"]]
-    cand = cand[pop.adopted[cand] & (pop.satisfaction[cand] < p["learning.lapse_threshold"])]
-    lapsed = cand[rng.random(cand.size) < p["learning.lapse_prob"]] if cand.size else cand
-    model.step_lapse_base = int(np.count_nonzero(pop.adopted))
-    pop.adopted[lapsed] = False
-    if lapsed.size:
-        until = model.time_step + int(p["learning.lapse_steps"])
-        pop.lapsed_until[lapsed] = until
+    n = pop.n
+    perf_buf, access_cand, lapse_cand = _work(model, n)
+    perf = perf_buf[:active.size]
+    np.divide(rec["episode_hours"], np.float32(-p["learning.hours_scale"]), out=perf)  # −h / scale (float32)
+    np.exp(perf, out=perf)
+    access_rate = p["learning.access_rate"]
+    offline = _without_access(model) if access_rate > 0 else _NO_INDEX
+    lapse_until = model.time_step + int(p["learning.lapse_steps"])
+    args_active = (active, outcome, perf, rec["tried_online"], pop.literacy, pop.satisfaction, pop.expectation,
+                   pop.adopted, p["learning.by_use"], p["learning.by_assisted"], p["learning.confirmation_weight"],
+                   p["learning.satisfaction_rate"], p["learning.expectation_rate"], p["learning.lapse_threshold"],
+                   lapse_cand, SERVED_ONLINE, SERVED_ASSISTED, UNMET, QUEUED)
+    args_all = (nbr, pop.literacy, pop.satisfaction, pop.trust, pop.adopted, p["learning.from_neighbours"],
+                p["learning.trust_rate"], offline, pop.access, p["learning.access_literacy"], access_cand)
+    if _training_on(model):
+        n_lapse = _learn_active(*args_active)
+        training.apply_training(model, rng)
+        n_offline, n_access, n_adopted = _learn_all(*args_all)
+    else:
+        n_lapse, n_offline, n_access, n_adopted = _learn(args_active, args_all)
+        model.step_trained = 0
+    if access_rate > 0:
+        model.__dict__["_without_access"] = offline[:n_offline]
+    else:
+        n_access = 0  # no candidates, no draws
+    u = rng.random(n_access + n_lapse)  # getting online, then lapse (the same draws as two calls)
+    model.step_lapse_base = n_adopted
+    lapsed = _apply_draws(u, access_cand, n_access, access_rate, pop.access, lapse_cand, n_lapse,
+                          p["learning.lapse_prob"], pop.adopted, pop.lapsed_until, lapse_until)
+    if lapsed:
         st = model.channel_state
-        st.lapse_horizon = max(st.lapse_horizon, until)
-    model.step_lapsed = int(lapsed.size)
+        st.lapse_horizon = max(st.lapse_horizon, lapse_until)
+    model.step_lapsed = lapsed
+
+
+_NO_INDEX = np.zeros(0, dtype=np.intp)
+
+
+def _training_on(model) -> bool:
+    """Whether a training programme runs this step: as in :func:`govsim.training.apply_training`."""
+    p = model.params
+    if p["training.gain"] <= 0:
+        return False
+    budget = p["training.budget"]
+    bought = getattr(model, "training_seats", None)
+    if bought is None:
+        return budget > 0
+    return any(budget + b > 0 for b in np.asarray(bought, dtype=float).tolist())
+
+
+@jit
+def _learn(args_active, args_all):  # pragma: no cover - compiled
+    """Both passes of a step without training (see :func:`update_learning`)."""
+    n_lapse = _learn_active(*args_active)
+    n_offline, n_access, n_adopted = _learn_all(*args_all)
+    return n_lapse, n_offline, n_access, n_adopted
+
+
+@jit(inline="always")
+def _clip01(x):  # pragma: no cover - compiled
+    """``np.clip(x, 0, 1)`` of a float32, to the bit (nan and −0.0 stay as they are)."""
+    lo = np.float32(0.0)
+    hi = np.float32(1.0)
+    return lo if x < lo else (hi if x > hi else x)
+
+
+@jit
+def _learn_active(active, outcome, perf, tried, lit, sat, expect, adopted, by_use, by_assisted, weight,
+                  sat_rate, exp_rate, lapse_threshold, lapse_cand,
+                  served_online, served_assisted, unmet, queued):  # pragma: no cover - compiled
+    """Steps 1 (literacy by use) and 4 (expectation confirmation), and the lapse candidates (step 7).
+
+    ``perf`` is exp(−h / scale) per record entry. Returns the number of lapse
+    candidates, written to ``lapse_cand`` in record order.
+    """
+    one = np.float32(1.0)
+    zero = np.float32(0.0)
+    use = np.float32(by_use) if by_use > 0 else zero  # a rate of 0 leaves L as it is (L + 0 × (1 − L) = L)
+    assisted = np.float32(by_assisted) if by_assisted > 0 else zero
+    w = np.float32(weight)
+    sr = np.float32(sat_rate)
+    er = np.float32(exp_rate)
+    thr = np.float32(lapse_threshold)
+    k = 0
+    for t in range(active.size):  # branch-free: every record entry is read and written
+        i = active[t]
+        o = outcome[t]
+        rate = use if o == served_online else (assisted if o == served_assisted else zero)
+        x = lit[i]
+        lit[i] = x + rate * (one - x)
+        pf = zero if o == unmet else perf[t]
+        e = expect[i]
+        s = sat[i]
+        target = _clip01(pf + w * (pf - e))
+        s_new = _clip01(s + sr * (target - s))
+        e_new = _clip01(e + er * (pf - e))
+        resolved = o != queued
+        s = s_new if resolved else s
+        sat[i] = s
+        expect[i] = e_new if resolved else e
+        lapse_cand[k] = i
+        k += resolved & tried[t] & adopted[i] & (s < thr)
+    return k
+
+
+@jit
+def _learn_all(nbr, lit, sat, trust, adopted, from_neighbours, trust_rate, offline, access, access_literacy,
+               access_cand):  # pragma: no cover - compiled
+    """Steps 3 (literacy from neighbours, clipping) and 5 (trust), and the candidates to get online (step 6).
+
+    Filters ``offline`` in place to those still without access and writes the
+    candidates (literacy >= access_literacy) to ``access_cand``. Returns
+    (citizens still without access, candidates, adopters).
+    """
+    rate = np.float32(from_neighbours)
+    tr = np.float32(trust_rate)
+    zero = np.float32(0.0)
+    learn = from_neighbours > 0
+    n_adopted = 0
+    for i in range(lit.size):
+        x = lit[i]
+        if learn:
+            gap = np.float32(nbr[i] - x)  # np.subtract(nbr, lit) into a float32 buffer
+            gap = gap if (gap > zero or gap != gap) else zero  # np.maximum(gap, 0)
+            x = x + gap * rate
+        lit[i] = _clip01(x)
+        trust[i] = _clip01(trust[i] + (sat[i] - trust[i]) * tr)
+        n_adopted += adopted[i]
+    thr = np.float32(access_literacy)
+    m = 0
+    k = 0
+    for t in range(offline.size):
+        i = offline[t]
+        if access[i]:
+            continue
+        offline[m] = i
+        m += 1
+        if lit[i] >= thr:
+            access_cand[k] = i
+            k += 1
+    return m, k, n_adopted
+
+
+@jit
+def _apply_draws(u, access_cand, n_access, access_rate, access, lapse_cand, n_lapse, lapse_prob, adopted,
+                 lapsed_until, until):  # pragma: no cover - compiled
+    """Steps 6 and 7 with the draws ``u`` (first the candidates to get online, then the lapse candidates)."""
+    for t in range(n_access):
+        if u[t] < access_rate:
+            access[access_cand[t]] = True
+    lapsed = 0
+    for t in range(n_lapse):
+        if u[n_access + t] < lapse_prob:
+            i = lapse_cand[t]
+            adopted[i] = False
+            lapsed_until[i] = until
+            lapsed += 1
+    return lapsed

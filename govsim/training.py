@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .compiled import jit
 from .config import Param, declare
 
 TARGETS = ("all", "elderly", "rural", "elderly_rural")
@@ -73,29 +74,50 @@ def eligible(model) -> np.ndarray:
     return mask
 
 
+def _target_group(model) -> np.ndarray | None:
+    """Indices (ascending) of the static target group (age group and place never change); None for ``all``."""
+    target = model.params["training.target"]
+    if target == "all":
+        return None
+    cache = model.__dict__.setdefault("_training_groups", {})
+    group = cache.get(target)
+    if group is None:
+        pop = model.citizens
+        mask = np.ones(pop.n, dtype=bool)
+        if target in ("elderly", "elderly_rural"):
+            mask &= pop.age_group == 2
+        if target in ("rural", "elderly_rural"):
+            mask &= ~pop.urban
+        group = cache[target] = np.flatnonzero(mask)
+    return group
+
+
 def _eligible_index(model) -> np.ndarray:
     """Indices (ascending) of :func:`eligible` citizens: literacy is tested within the static target group only."""
     p = model.params
     pop = model.citizens
-    target = p["training.target"]
-    group = None
-    if target != "all":
-        cache = model.__dict__.setdefault("_training_groups", {})
-        group = cache.get(target)
-        if group is None:  # age group and place are static
-            mask = np.ones(pop.n, dtype=bool)
-            if target in ("elderly", "elderly_rural"):
-                mask &= pop.age_group == 2
-            if target in ("rural", "elderly_rural"):
-                mask &= ~pop.urban
-            group = cache[target] = np.flatnonzero(mask)
+    group = _target_group(model)
     if group is None:
         return np.flatnonzero(pop.literacy < p["training.max_literacy"])
     return group[pop.literacy[group] < p["training.max_literacy"]]
 
 
+def _buffers(model, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two intp work buffers of length ``n`` kept on the model (eligible, then trained without access)."""
+    buf = model.__dict__.get("_training_buf")
+    if buf is None or buf[0].size != n:
+        buf = model.__dict__["_training_buf"] = (np.empty(n, dtype=np.intp), np.empty(n, dtype=np.intp))
+    return buf
+
+
 def apply_training(model, rng: np.random.Generator) -> np.ndarray:
-    """Train this step's citizens; return their indices (also counted in ``model.step_trained``)."""
+    """Train this step's citizens; return their indices (also counted in ``model.step_trained``).
+
+    How it is computed: compiled passes (:func:`govsim.compiled.jit`) list the
+    eligible citizens (ascending) and count them by region, then, with the
+    uniforms drawn by numpy, train the chosen and list those without access;
+    a last pass gives access with the second draws.
+    """
     p = model.params
     n_regions = model.n_regions
     per_10k = np.full(n_regions, p["training.budget"])
@@ -106,18 +128,75 @@ def apply_training(model, rng: np.random.Generator) -> np.ndarray:
         model.step_trained = 0
         return np.zeros(0, dtype=np.intp)
     pop = model.citizens
-    idx = _eligible_index(model)
+    group = _target_group(model)
+    elig, offline = _buffers(model, pop.n)
+    n_elig = np.zeros(n_regions, dtype=np.int64)
+    k = _eligible(group if group is not None else _ALL, group is None, pop.literacy, pop.region,
+                  p["training.max_literacy"], elig, n_elig)
     seats = model.channel_state.residents * per_10k / 10_000.0
-    reg = pop.region[idx].astype(np.intp)
-    n_elig = np.bincount(reg, minlength=n_regions)
     prob = np.minimum(1.0, seats / np.maximum(n_elig, 1))
-    chosen = idx[rng.random(idx.size) < prob[reg]]
-    lit = pop.literacy
-    lit[chosen] += np.float32(p["training.gain"]) * (1.0 - lit[chosen])
-    if p["training.makes_aware"]:
-        pop.aware[chosen] = True
-    pop.trained[chosen] = True
-    offline = chosen[~pop.access[chosen]]
-    pop.access[offline[rng.random(offline.size) < p["training.access_prob"]]] = True
-    model.step_trained = int(chosen.size)
+    u = rng.random(k)
+    n_chosen, n_offline = _train(u, elig, prob, pop.region, pop.literacy, p["training.gain"],
+                                 bool(p["training.makes_aware"]), pop.aware, pop.trained, pop.access, offline)
+    chosen = elig[:n_chosen].copy()
+    u = rng.random(n_offline)
+    _give_access(u, offline, p["training.access_prob"], pop.access)
+    model.step_trained = int(n_chosen)
     return chosen
+
+
+_ALL = np.zeros(0, dtype=np.intp)
+
+
+@jit
+def _eligible(group, everyone, lit, region, max_literacy, elig, n_elig):  # pragma: no cover - compiled
+    """List the eligible (literacy < max_literacy, float32 comparison) of ``group`` or of everyone; count by region."""
+    thr = np.float32(max_literacy)
+    k = 0
+    if everyone:
+        for i in range(lit.size):
+            if lit[i] < thr:
+                elig[k] = i
+                n_elig[region[i]] += 1
+                k += 1
+    else:
+        for t in range(group.size):
+            i = group[t]
+            if lit[i] < thr:
+                elig[k] = i
+                n_elig[region[i]] += 1
+                k += 1
+    return k
+
+
+@jit
+def _train(u, elig, prob, region, lit, gain, makes_aware, aware, trained, access, offline):  # pragma: no cover - compiled
+    """Train elig[t] when u[t] < prob[region]; the chosen overwrite the front of ``elig`` (order kept).
+
+    Returns (trained, trained without access), the latter listed in ``offline``.
+    """
+    g = np.float32(gain)
+    one = np.float32(1.0)
+    k = 0
+    m = 0
+    for t in range(u.size):
+        i = elig[t]
+        if u[t] < prob[region[i]]:
+            elig[k] = i
+            k += 1
+            lit[i] += g * (one - lit[i])
+            if makes_aware:
+                aware[i] = True
+            trained[i] = True
+            if not access[i]:
+                offline[m] = i
+                m += 1
+    return k, m
+
+
+@jit
+def _give_access(u, offline, access_prob, access):  # pragma: no cover - compiled
+    """Access for the trained without it: offline[t] when u[t] < access_prob."""
+    for t in range(u.size):
+        if u[t] < access_prob:
+            access[offline[t]] = True
