@@ -142,6 +142,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .citizens import AGE_GROUPS, ASSISTED, OFFLINE, ONLINE
+from .compiled import jit
 from .config import Param, declare
 
 # per-citizen outcome codes of the current step (model.step_outcome)
@@ -280,9 +281,11 @@ class ChannelState:
     needs_u: np.ndarray | None = None
     needs_lam: np.ndarray | None = None
     needs_p0: np.ndarray | None = None
+    needs_e64: np.ndarray | None = None
     residents: np.ndarray | None = None
     drawn_needs: np.ndarray | None = None
     drawn_index: np.ndarray | None = None
+    drawn_queue: bool = False
     shares_step: int = -1
     social_share: np.ndarray | None = None
     neighbour_literacy: np.ndarray | None = None
@@ -325,46 +328,98 @@ GROUP_KEYS = ("needs", "queued_before", "online", "offline", "assisted", "unmet"
 def draw_needs(model, rng: np.random.Generator) -> np.ndarray:
     """New needs per citizen this step: Poisson(``need_rate``), ``int32``.
 
-    Inverse transform from one float32 uniform per citizen: k is the smallest
-    integer whose Poisson CDF exceeds the uniform (the CDF beyond k = 0 in
-    float64, so it reaches 1 above every float32 uniform).
+    Inverse transform from one float32 uniform per citizen (one bulk draw): k
+    is the smallest integer whose Poisson CDF exceeds the uniform (the CDF
+    beyond k = 0 in float64, so it reaches 1 above every float32 uniform).
+    One compiled pass (:func:`_needs_kernel`) finds k and the index of the
+    citizens with needs (or a queue), which :func:`serve_needs` reuses.
     """
     lam = model.citizens.need_rate
     n = lam.size
     st = getattr(model, "channel_state", None)
-    if st is not None:  # reused buffers: the uniforms, and P(0) = exp(-lam) while need_rate is unchanged
+    if st is not None:  # reused buffers: the uniforms, and exp(-lam) while need_rate is unchanged
         if st.needs_u is None or st.needs_u.size != n:
             st.needs_u = np.empty(n, dtype=np.float32)
         u = rng.random(out=st.needs_u, dtype=np.float32)
         if st.needs_lam is None or not np.array_equal(st.needs_lam, lam):
             st.needs_lam = lam.copy()
             st.needs_p0 = np.exp(-lam, dtype=np.float32)
-        p0 = st.needs_p0
+            st.needs_e64 = np.exp(-lam.astype(np.float64))
+        p0, e64 = st.needs_p0, st.needs_e64
+        pending, with_queue = st.pending, st.n_queued > 0
     else:
         u = rng.random(n, dtype=np.float32)
         p0 = np.exp(-lam, dtype=np.float32)
-    idx = np.flatnonzero(u >= p0)  # k >= 1
-    k = np.zeros(n, dtype=np.int32)
-    k[idx] = 1
-    if st is not None:  # serve_needs reuses the citizens with needs if it gets this very array
-        st.drawn_needs, st.drawn_index = k, idx
-    l1 = lam[idx]
-    two = (l1 + np.float32(1.0)) * p0[idx] <= u[idx]  # k >= 2: u above P(0) + P(1)
-    idx = idx[two]
-    k[idx] = 2
-    uu = u[idx].astype(np.float64)
-    ll = l1[two].astype(np.float64)
-    pp = np.exp(-ll) * ll  # P(1), float64 from here on
-    cdf = np.exp(-ll) + pp
-    j = 1
-    while idx.size and j < 10_000:
-        j += 1
-        pp *= ll / j
-        cdf += pp
-        keep = uu >= cdf
-        idx, uu, ll, pp, cdf = idx[keep], uu[keep], ll[keep], pp[keep], cdf[keep]
-        k[idx] = j + 1
+        e64 = np.exp(-lam.astype(np.float64))
+        pending, with_queue = np.zeros(1, dtype=np.int32), False
+    k = np.empty(n, dtype=np.int32)
+    idx = np.empty(n, dtype=np.intp)
+    m = _needs_kernel(u, lam, p0, e64, pending, with_queue, k, idx)
+    if st is not None:  # serve_needs reuses the citizens with needs (or a queue) if it gets this very array
+        st.drawn_needs, st.drawn_index, st.drawn_queue = k, idx[:m], with_queue
     return k
+
+
+@jit
+def _needs_kernel(u, lam, p0, e64, pending, with_queue, k, idx):
+    """Poisson needs by inverse transform (see :func:`draw_needs`); ``idx[:return]`` lists needs > 0 or a queue.
+
+    The arithmetic is that of the vectorised form: P(0) and P(0) + P(1) in
+    float32 (``p0 = exp(-lam)``), the tail in float64 from ``e64 = exp(-lam)``.
+    """
+    one = np.float32(1.0)
+    n = u.size
+    tail = np.empty(n, dtype=np.intp)
+    for i in range(n):  # P(0) and P(0) + P(1) in float32 (branch-free: the uniforms are unpredictable)
+        ui = u[i]
+        p = p0[i]
+        k[i] = np.int32(ui >= p) + np.int32((lam[i] + one) * p <= ui)
+    c = 0
+    nt = 0
+    if with_queue:
+        for i in range(n):
+            kk = k[i]
+            idx[c] = i
+            c += np.int64(kk > 0) | np.int64(pending[i] > 0)
+            tail[nt] = i
+            nt += np.int64(kk == 2)
+    else:
+        for i in range(n):
+            kk = k[i]
+            idx[c] = i
+            c += np.int64(kk > 0)
+            tail[nt] = i
+            nt += np.int64(kk == 2)
+    # k >= 2: the CDF in float64, one term at a time for all citizens still above it (independent divisions)
+    uu = np.empty(nt)
+    ll = np.empty(nt)
+    pp = np.empty(nt)
+    cdf = np.empty(nt)
+    for t in range(nt):
+        i = tail[t]
+        uu[t] = u[i]
+        ll[t] = lam[i]
+        e = e64[i]
+        pp[t] = e * ll[t]
+        cdf[t] = e + pp[t]
+    j = 1
+    while nt > 0 and j < 10_000:
+        j += 1
+        w = 0
+        for t in range(nt):
+            q = pp[t] * (ll[t] / j)
+            f = cdf[t] + q
+            i = tail[t]
+            keep = uu[t] >= f
+            k[i] = j + 1 if keep else k[i]
+            tail[w] = i
+            uu[w] = uu[t]
+            ll[w] = ll[t]
+            pp[w] = q
+            cdf[w] = f
+            w += keep
+        nt = w
+    return c
 
 
 _KEY_LAYOUTS: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
@@ -383,6 +438,55 @@ def _key_layout(n_regions: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return out
 
 
+#: rows of the per-key float32 table built by :func:`_key_table_kernel`
+_T_VISITS, _T_H_OFF, _T_H_AS, _T_USABILITY, _T_PE, _T_COVERAGE, _T_RELIABILITY, _T_INSECURITY = range(8)
+_TABLE_NAMES = ("visits", "h_off", "h_as", "usability", "pe", "coverage", "reliability", "insecurity")
+_QUALITY_NAMES = ("integration", "usability", "coverage", "reliability", "security")
+
+
+def _key_table(model, quality: dict[str, np.ndarray]) -> np.ndarray:
+    """This step's per-key quantities as one float32 array (rows ``_TABLE_NAMES``, columns keys)."""
+    p = model.params
+    q = np.empty((5, model.n_regions))
+    for row, name in enumerate(_QUALITY_NAMES):
+        q[row] = quality[name]
+    prm = np.array([p["channels.rural_travel_hours"], p["channels.extra_visits"], p["channels.offline_hours"],
+                    p["assisted.citizen_hours"], p["channels.elderly_usability_boost"], p["channels.online_hours"]],
+                   dtype=np.float64)
+    return _key_table_kernel(q, prm)
+
+
+@jit
+def _key_table_kernel(q, prm):
+    """Per-key table (see :func:`key_tables`), float64 arithmetic as written there, stored as float32."""
+    n_regions = q.shape[1]
+    n_age = 3
+    out = np.empty((8, n_regions * 2 * n_age), dtype=np.float32)
+    rural, extra, off_h, cit_h, boost, on_h = prm[0], prm[1], prm[2], prm[3], prm[4], prm[5]
+    for r in range(n_regions):
+        integ, us, cov, rel, sec = q[0, r], q[1, r], q[2, r], q[3, r], q[4, r]
+        visits = 1.0 + extra * (1.0 - integ)
+        for u in range(2):
+            travel = 0.0 if u == 1 else rural
+            h_off = visits * (off_h + travel)
+            h_as = cit_h + travel
+            saved = (h_off - on_h) / max(h_off, 1e-9)
+            saved = min(max(saved, 0.0), 1.0)
+            pe = cov * (1.0 + integ) * 0.5 * saved
+            for a in range(n_age):
+                kk = (r * 2 + u) * n_age + a
+                usab = min(us + boost * (1.0 if a == 2 else 0.0), 1.0)
+                out[0, kk] = visits
+                out[1, kk] = h_off
+                out[2, kk] = h_as
+                out[3, kk] = usab
+                out[4, kk] = pe
+                out[5, kk] = cov
+                out[6, kk] = rel
+                out[7, kk] = 1.0 - sec
+    return out
+
+
 def key_tables(model, quality: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """This step's per-key quantities (float32 arrays over keys region × urban × age, see :class:`ChannelState`).
 
@@ -391,21 +495,9 @@ def key_tables(model, quality: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     ``pe`` (performance expectancy), ``coverage``, ``reliability``,
     ``insecurity`` (1 − security) and ``region``.
     """
-    p = model.params
-    n_regions = model.n_regions
-    reg, urban, elderly = _key_layout(n_regions)
-    q = {k: np.asarray(v, dtype=float)[reg] for k, v in quality.items()}
-    travel = np.where(urban, 0.0, p["channels.rural_travel_hours"])
-    visits = 1.0 + p["channels.extra_visits"] * (1.0 - q["integration"])
-    h_off = visits * (p["channels.offline_hours"] + travel)
-    h_as = p["assisted.citizen_hours"] + travel
-    usability = np.minimum(q["usability"] + p["channels.elderly_usability_boost"] * elderly, 1.0)
-    saved = np.clip((h_off - p["channels.online_hours"]) / np.maximum(h_off, 1e-9), 0.0, 1.0)
-    pe = q["coverage"] * (1.0 + q["integration"]) * 0.5 * saved
-    out = {"visits": visits, "h_off": h_off, "h_as": h_as, "usability": usability, "pe": pe,
-           "coverage": q["coverage"], "reliability": q["reliability"], "insecurity": 1.0 - q["security"]}
-    out = {k: v.astype(np.float32) for k, v in out.items()}
-    out["region"] = reg
+    tab = _key_table(model, quality)
+    out = dict(zip(_TABLE_NAMES, tab, strict=True))
+    out["region"] = _key_layout(model.n_regions)[0]
     return out
 
 
@@ -587,14 +679,14 @@ def ration(region: np.ndarray, cost: np.ndarray, waited: np.ndarray, capacity: n
     no skipping; the case in hand is finished). A citizen whose case costs no
     hours is always served.
 
-    Computed by wait class: the hours demanded by each (region, steps waited)
-    class and their cumulative sum in the order of service say which classes
-    are served whole, which not at all, and in which class each region's
-    capacity runs out. Only the members of that boundary class need an order:
-    they get uniform random keys (drawn for them only, in ascending index
-    order) and are sorted (``lexsort``) and served by cumulative sum. In a
-    region whose demand fits its capacity everybody is served and nothing is
-    drawn.
+    Computed by wait class (compiled, :func:`_ration_plan`): the hours demanded
+    by each (region, steps waited) class and their cumulative sum in the order
+    of service say which classes are served whole, which not at all, and in
+    which class each region's capacity runs out. Only the members of that
+    boundary class need an order: they get uniform random keys (float64, drawn
+    for them only, in ascending index order) and are sorted by class and key
+    and served by cumulative sum (:func:`_ration_boundary`). In a region whose
+    demand fits its capacity everybody is served and nothing is drawn.
 
     Parameters
     ----------
@@ -616,40 +708,561 @@ def ration(region: np.ndarray, cost: np.ndarray, waited: np.ndarray, capacity: n
     >>> served.tolist()   # region 0 serves the longest waiting (2) and starts the next (1); region 1 has no hours
     [False, True, True, False]
     """
+    region = np.ascontiguousarray(region, dtype=np.intp)
+    cost = np.ascontiguousarray(cost, dtype=np.float64)
+    waited = np.ascontiguousarray(waited, dtype=np.int64)
+    capacity = np.ascontiguousarray(capacity, dtype=np.float64)
     m = region.size
-    served = np.ones(m, dtype=bool)
-    if m == 0:
-        return served
-    n_regions = capacity.size
-    demand = np.bincount(region, weights=cost, minlength=n_regions)
-    if not (demand > capacity).any():
-        return served
-    w_max = int(waited.max())
-    n_classes = w_max + 1
-    klass = region.astype(np.int64) * n_classes + (w_max - waited)  # service order: longest wait first
-    class_demand = np.bincount(klass, weights=cost, minlength=n_regions * n_classes).reshape(n_regions, n_classes)
-    before = np.cumsum(class_demand, axis=1) - class_demand  # hours used in the region before the class
-    cap = capacity[:, None]
-    status = np.where(before + class_demand <= cap, 1, np.where(before >= cap, 0, 2)).ravel()
-    mine = status[klass]
-    served = (mine == 1) | (cost <= 0)
-    sub = np.flatnonzero(mine == 2)
-    if sub.size:
-        keys = rng.random(sub.size)
-        order = np.lexsort((keys, klass[sub]))
-        s = sub[order]
-        c = cost[s]
-        k = klass[s]
-        within = np.cumsum(c) - c
-        starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
-        within -= np.repeat(within[starts], np.diff(np.r_[starts, s.size]))
-        served[s] = (before.ravel()[k] + within < capacity[k // n_classes]) | (c <= 0)
+    served = np.zeros(m, dtype=bool)
+    if m:
+        _ration_pool(np.arange(m, dtype=np.intp), region, cost, waited, capacity, served, rng)
     return served
 
 
-def _bincount_groups(key, weights, n_keys) -> np.ndarray:
-    """Sum of ``weights`` by group (urban × age) from per-key sums."""
-    return np.bincount(key, weights=weights, minlength=n_keys).reshape(-1, N_GROUPS).sum(axis=0)
+def _ration_pool(members, region, cost, waited, capacity, served, rng) -> float:
+    """Ration one pool among ``members`` (positions into the other arrays); sets ``served``, returns hours used.
+
+    Hours used: per region the hours of the cases served, capped at the
+    capacity (the overrun of a case in hand not counted), summed over regions.
+    """
+    nb, used, sub, klass, before, n_classes = _ration_plan(members, region, cost, waited, capacity, served)
+    if nb:
+        keys = rng.random(nb)
+        used = _ration_boundary(members, sub, keys, klass, region, cost, before, capacity, n_classes, served)
+    return used
+
+
+@jit
+def _pool_used(members, region, cost, capacity, served):
+    """Σ_r min(hours served in r, capacity r), summed as ``np.sum`` does (pairwise over regions)."""
+    per = np.zeros(capacity.size)
+    for j in range(members.size):
+        i = members[j]
+        if served[i]:
+            per[region[i]] += cost[i]
+    for r in range(per.size):
+        per[r] = min(per[r], capacity[r])
+    return _pairwise_sum(per, 0, per.size)
+
+
+@jit
+def _ration_plan(members, region, cost, waited, capacity, served):
+    """First pass of :func:`ration`: demand by region and wait class; serves whole classes.
+
+    Returns ``(nb, used, sub, klass, before, n_classes)``: the number of
+    members of boundary classes (``sub``, ranks into ``members`` in ascending
+    order, who need a random key), the hours used if ``nb == 0``, each
+    member's class ``region × n_classes + (w_max − waited)`` and the hours
+    used in its region before each class.
+    """
+    m = members.size
+    n_regions = capacity.size
+    empty_i = np.zeros(0, dtype=np.intp)
+    empty_f = np.zeros(0)
+    demand = np.zeros(n_regions)
+    w_max = 0
+    for j in range(m):
+        i = members[j]
+        demand[region[i]] += cost[i]
+        if waited[i] > w_max:
+            w_max = waited[i]
+    over = False
+    for r in range(n_regions):
+        if demand[r] > capacity[r]:
+            over = True
+    if not over:
+        for j in range(m):
+            served[members[j]] = True
+        return 0, _pool_used(members, region, cost, capacity, served), empty_i, empty_i, empty_f, 0
+    n_classes = w_max + 1
+    klass = np.empty(m, dtype=np.intp)
+    class_demand = np.zeros(n_regions * n_classes)
+    for j in range(m):
+        i = members[j]
+        klass[j] = region[i] * n_classes + (w_max - waited[i])
+        class_demand[klass[j]] += cost[i]
+    before = np.empty(n_regions * n_classes)
+    status = np.empty(n_regions * n_classes, dtype=np.int8)
+    for r in range(n_regions):
+        cum = 0.0
+        cap = capacity[r]
+        for c in range(n_classes):
+            kc = r * n_classes + c
+            cum = class_demand[kc] if c == 0 else cum + class_demand[kc]
+            b = cum - class_demand[kc]
+            before[kc] = b
+            status[kc] = 1 if b + class_demand[kc] <= cap else (0 if b >= cap else 2)
+    sub = np.empty(m, dtype=np.intp)
+    nb = 0
+    for j in range(m):
+        i = members[j]
+        s = status[klass[j]]
+        served[i] = s == 1 or cost[i] <= 0
+        if s == 2:
+            sub[nb] = j
+            nb += 1
+    used = _pool_used(members, region, cost, capacity, served) if nb == 0 else 0.0
+    return nb, used, sub[:nb], klass, before, n_classes
+
+
+@jit
+def _ration_boundary(members, sub, keys, klass, region, cost, before, capacity, n_classes, served):
+    """Second pass of :func:`ration`: the boundary classes in order (class, key), served by cumulative sum."""
+    nb = sub.size
+    o1 = np.argsort(keys, kind="mergesort")
+    ks = np.empty(nb, dtype=np.intp)
+    for j in range(nb):
+        ks[j] = klass[sub[o1[j]]]
+    o2 = np.argsort(ks, kind="mergesort")
+    total = 0.0
+    start_within = 0.0
+    prev = -1
+    for j in range(nb):
+        rank = sub[o1[o2[j]]]
+        i = members[rank]
+        c = cost[i]
+        k = klass[rank]
+        total = c if j == 0 else total + c  # the running sum of np.cumsum over the sorted boundary members
+        within = total - c
+        if k != prev:
+            start_within = within
+            prev = k
+        w = within - start_within
+        served[i] = before[k] + w < capacity[k // n_classes] or c <= 0
+    return _pool_used(members, region, cost, capacity, served)
+
+
+@jit
+def _pairwise_block(a, lo, n):
+    """numpy's pairwise sum of ``a[lo:lo + n]`` for n <= 128 (8 accumulators)."""
+    if n < 8:
+        res = 0.0
+        for i in range(lo, lo + n):
+            res += np.float64(a[i])
+        return res
+    r0 = np.float64(a[lo])
+    r1 = np.float64(a[lo + 1])
+    r2 = np.float64(a[lo + 2])
+    r3 = np.float64(a[lo + 3])
+    r4 = np.float64(a[lo + 4])
+    r5 = np.float64(a[lo + 5])
+    r6 = np.float64(a[lo + 6])
+    r7 = np.float64(a[lo + 7])
+    i = 8
+    while i < n - (n % 8):
+        r0 += a[lo + i]
+        r1 += a[lo + i + 1]
+        r2 += a[lo + i + 2]
+        r3 += a[lo + i + 3]
+        r4 += a[lo + i + 4]
+        r5 += a[lo + i + 5]
+        r6 += a[lo + i + 6]
+        r7 += a[lo + i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+@jit
+def _pairwise_sum(a, lo, n):
+    """Σ a[lo:lo + n] in the order of numpy's pairwise summation (``np.sum`` of a contiguous float64 array).
+
+    numpy splits blocks above 128 elements in two halves (the first a multiple
+    of 8) and adds the halves' sums; the recursion is unrolled with an explicit
+    stack (numba's cache does not support recursive functions).
+    """
+    if n <= 128:
+        return _pairwise_block(a, lo, n)
+    s_lo = np.empty(64, dtype=np.int64)
+    s_n = np.empty(64, dtype=np.int64)
+    s_left = np.empty(64)
+    s_stage = np.zeros(64, dtype=np.int8)  # 0 new, 1 left half pending, 2 right half pending
+    depth = 0
+    s_lo[0] = lo
+    s_n[0] = n
+    s_stage[0] = 0
+    while True:
+        cl = s_lo[depth]
+        cn = s_n[depth]
+        if cn > 128:  # split: descend into the left half
+            n2 = cn // 2
+            n2 -= n2 % 8
+            s_stage[depth] = 1
+            depth += 1
+            s_lo[depth] = cl
+            s_n[depth] = n2
+            continue
+        v = _pairwise_block(a, cl, cn)
+        depth -= 1
+        while depth >= 0:  # hand v up the stack
+            if s_stage[depth] == 1:  # the left half is done: descend into the right half
+                s_left[depth] = v
+                s_stage[depth] = 2
+                pn = s_n[depth]
+                n2 = pn // 2
+                n2 -= n2 % 8
+                s_lo[depth + 1] = s_lo[depth] + n2
+                s_n[depth + 1] = pn - n2
+                depth += 1
+                break
+            v = s_left[depth] + v  # both halves done
+            depth -= 1
+        if depth < 0:
+            return v
+
+
+@jit
+def _sum_as_float64(a, bufsize):
+    """``a.sum(dtype=np.float64)`` of a float32 array, in numpy's order (pairwise within cast buffers)."""
+    res = 0.0
+    i = 0
+    while i < a.size:
+        k = min(bufsize, a.size - i)
+        res += _pairwise_sum(a, i, k)
+        i += k
+    return res
+
+
+# flags per active citizen (bits of the uint8 array handed from one kernel to the next)
+_F_QUEUED, _F_COVER, _F_REACH, _F_ONLINE_OK, _F_UNMET = 1, 2, 4, 8, 16
+
+
+@jit
+def _serve_prepare(active, needs, ckey, pending, waited_st, queue_channel, has_queue, offline_open, assisted_on,
+                   hc_off, hc_as, u_cover, tab, aware, access, lapsed_until, check_lapse, t, uses_choice,
+                   literacy, trust, privacy, si, fc, coef, cap_all, patience, wait_h, b_time, asc_assisted,
+                   key, new, handled, waited, qch, flags, ex, ex64):
+    """First pass of the service (see :func:`serve_needs`): queue moves, channels open, exponents.
+
+    Writes per active citizen: key, new needs, needs handled, steps waited,
+    queue channel (after a policy's moves), flags (``_F_*``), and the float32
+    exponents whose ``exp`` the next pass needs -- ``ex[0]`` U_online (where
+    online is open, choice model), ``ex[1]`` the success logit's exponent
+    (where online is open), ``ex[2]`` b_tr × trust (assisted) -- and per key
+    the float64 exponents of the offline and assisted logit weights
+    (``ex64[0]``, ``ex64[1]``) with the expected wait by Little's law. The
+    exponentials are taken by numpy between the passes (the same ``exp`` as
+    the vectorised form).
+    """
+    m = active.size
+    n_keys = tab.shape[1]
+    n_groups = 6
+    n_regions = n_keys // n_groups
+    b_pe, asc_on, b_ee, b_si, b_fc, b_tr, b_pr, thr, neg_inv_spread = (
+        coef[0], coef[1], coef[2], coef[3], coef[4], coef[5], coef[6], coef[7], coef[8])
+    backlog_key = np.zeros(n_keys)
+    for i in range(m):
+        a = active[i]
+        kk = ckey[a]
+        key[i] = kk
+        nw = needs[a]
+        new[i] = nw
+        fl = 0
+        q = -1
+        w = 0
+        if has_queue:
+            pd = pending[a]
+            handled[i] = nw + pd
+            if pd > 0:
+                fl |= 1
+                w = np.int32(waited_st[a])
+                q = queue_channel[a]
+                un = False
+                if not offline_open and q == 0:  # a policy that closed a channel moves its queue
+                    if assisted_on:
+                        q = 2
+                    else:
+                        un = True
+                if not assisted_on and q == 2:
+                    if offline_open:
+                        q = 0
+                    else:
+                        un = True
+                if un:
+                    fl |= 16
+                    q = -1
+                backlog_key[kk] += pd * (hc_as if q == 2 else hc_off)
+        else:
+            handled[i] = nw
+        waited[i] = w
+        qch[i] = q
+        queued = (fl & 1) != 0
+        cover = u_cover[i] < tab[5, kk]
+        if cover:
+            fl |= 2
+            if not offline_open and not queued:
+                aware[a] = True  # a closed window sends its citizens online: they learn of the service
+        reach = aware[a] and access[a]
+        if reach:
+            fl |= 4
+        ok = cover and reach and not queued
+        if ok and check_lapse:
+            ok = lapsed_until[a] <= t
+        ex[0, i] = 0.0
+        ex[1, i] = 0.0
+        if ok:
+            fl |= 8
+            lit = literacy[a]
+            usab = tab[3, kk]
+            if uses_choice:
+                v = tab[4, kk] * b_pe
+                v += asc_on
+                v += b_ee * lit * usab
+                v += b_si * si[a]
+                v += b_fc * fc[a]
+                v += b_tr * trust[a]
+                v -= b_pr * privacy[a] * tab[7, kk]
+                ex[0, i] = v
+            z = lit * usab
+            z -= thr
+            z *= neg_inv_spread
+            ex[1, i] = z
+        ex[2, i] = b_tr * trust[a] if assisted_on else 0.0
+        flags[i] = fl
+    # expected wait in steps per region (Little's law), capped at patience + 1
+    for r in range(n_regions):
+        ew = 0.0
+        if has_queue:
+            backlog = 0.0
+            for g in range(n_groups):
+                backlog += backlog_key[r * n_groups + g]
+            cap = cap_all[r]
+            if cap > 0:
+                ew = backlog / max(cap, 1e-12)
+            elif backlog > 0:
+                ew = np.inf
+            ew = min(ew, patience + 1.0)
+        for g in range(n_groups):
+            kk = r * n_groups + g
+            ex64[0, kk] = -b_time * (np.float64(tab[1, kk]) + wait_h * ew)
+            ex64[1, kk] = asc_assisted - b_time * (np.float64(tab[2, kk]) + wait_h * ew)
+
+
+@jit
+def _serve_choose(active, key, handled, waited, qch, flags, ex, ex64, as_key, u_choice, u_success, tab,
+                  offline_open, assisted_on, uses_choice, adopted, hc_off, hc_as,
+                  choice, success, d_idx, d_reg, d_cost, d_wait, d_as):
+    """Second pass: channel choice (logit), adoption, online encounter and fallback, who waits for service.
+
+    Returns the number of citizens waiting for offline or assisted service
+    (their positions, regions, case hours, steps waited and channel in the
+    ``d_*`` arrays, in ascending order).
+    """
+    m = active.size
+    one = np.float32(1.0)
+    zero = np.float32(0.0)
+    nd = 0
+    for i in range(m):
+        a = active[i]
+        kk = key[i]
+        fl = flags[i]
+        queued = (fl & 1) != 0
+        cover = (fl & 2) != 0
+        reach = (fl & 4) != 0
+        ok = (fl & 8) != 0
+        w_off = np.float32(ex64[0, kk])
+        if not offline_open and cover:
+            w_off = zero
+        w_as = zero
+        if assisted_on:
+            w_as = (np.float32(ex64[1, kk]) if as_key[kk] else zero) * ex[2, i]
+            if not cover:
+                w_as = zero
+        w_on = ex[0, i] if (ok and uses_choice) else zero
+        total = w_on + w_off
+        if assisted_on:
+            total += w_as
+        x = u_choice[i] * total
+        if assisted_on:
+            if x < w_on:
+                c = 1
+            elif x < w_on + w_off:
+                c = 0
+            else:
+                c = 2
+            bad = c == 2 and w_as <= 0
+        else:
+            c = 1 if x < w_on else 0
+            bad = c == 0 and w_off <= 0
+        if bad:  # rounding at the top of the range: fall to the last open channel
+            c = 0 if w_off > 0 else 1
+        if not uses_choice and ok and adopted[a]:  # bass/threshold: adopters go online whenever they can
+            c = 1
+            total = one
+        none_open = total <= 0 and not queued
+        if queued:
+            c = -1
+        if none_open:
+            c = -1
+            fl |= 16
+        if uses_choice:  # adoption = channel chosen at the latest need where online was open
+            if ok:
+                adopted[a] = c == 1
+            elif not reach and not queued:
+                adopted[a] = False
+        # online encounter and fallback
+        tried = c == 1
+        good = False
+        fb = -1
+        if tried:
+            prob = tab[6, kk] / (ex[1, i] + one)
+            good = u_success[i] < prob
+            if not good:
+                fb = 2 if as_key[kk] else (0 if offline_open else -1)
+                if fb == -1:
+                    fl |= 16
+        success[i] = good
+        choice[i] = c
+        flags[i] = fl
+        # who waits for offline or assisted service this step
+        q = qch[i]
+        if not queued:
+            q = (0 if cover else 3) if c == 0 else -1
+            if assisted_on and c == 2:
+                q = 2
+            if tried and not good:
+                q = fb
+            qch[i] = q
+        if q != -1:
+            d_idx[nd] = i
+            d_reg[nd] = kk // 6
+            is_as = q == 2
+            d_as[nd] = is_as
+            d_cost[nd] = handled[i] * (hc_as if is_as else hc_off)
+            d_wait[nd] = waited[i]
+            nd += 1
+    return nd
+
+
+@jit
+def _pool_members(pool, nd, d_reg, d_as, as_region, d_served):
+    """Positions of the waiting citizens a pool serves: 0 all, 1 helpers (assisted where the platform works),
+    2 cadres (offline, and assisted where the platform works, not yet served)."""
+    out = np.empty(nd, dtype=np.intp)
+    c = 0
+    for j in range(nd):
+        if pool == 0:
+            take = True
+        elif pool == 1:
+            take = d_as[j] and as_region[d_reg[j]]
+        else:
+            take = not d_served[j] and (not d_as[j] or as_region[d_reg[j]])
+        if take:
+            out[c] = j
+            c += 1
+    return out[:c]
+
+
+@jit
+def _serve_finish(active, key, new, handled, waited, qch, flags, choice, success, nd, d_idx, d_served, d_wait,
+                  d_as, tab, patience, has_queue, wait_h32, online_h32, fallback_h32, bufsize,
+                  pending, waited_st, queue_channel, time_cost, needs_total, served_pop, unmet_pop, habit,
+                  outcome_full, hours_full, outcome, episode, tried, groups, region_online):
+    """Last pass: outcomes, hours, visits, queue state, the population's tallies and the step records.
+
+    Returns ``(n_queued, needs, queued_before, online_attempts,
+    online_failures, hours, visits, wait_steps)``; fills ``groups`` (rows as
+    :data:`GROUP_KEYS`, by group) and ``region_online`` (needs served online
+    per region).
+    """
+    m = active.size
+    n_keys = tab.shape[1]
+    n_groups = 6
+    n_regions = n_keys // n_groups
+    zero = np.float32(0.0)
+    per_key = np.zeros((9, n_keys))
+    hours = np.empty(m, dtype=np.float32)
+    visits = np.empty(nd, dtype=np.float32)
+    n_queued = 0
+    needs_sum = 0
+    queued_before = 0
+    attempts = 0
+    failures = 0
+    wait_steps = 0
+    j = 0  # position in the waiting list (d_idx is ascending)
+    for i in range(m):
+        a = active[i]
+        kk = key[i]
+        h = handled[i]
+        hf = np.float32(h)
+        per_need = zero
+        o = 3  # unmet unless served or queued
+        if choice[i] == 1:
+            attempts += h
+            if success[i]:
+                per_need = online_h32
+                o = 1
+            else:
+                per_need = fallback_h32
+                failures += h
+        in_d = j < nd and d_idx[j] == i
+        if in_d:
+            dw = d_wait[j]
+            if d_served[j]:
+                if d_as[j]:
+                    per_need += tab[2, kk]
+                    o = 2
+                    vis = np.float32(1.0) * hf
+                else:
+                    per_need += tab[1, kk]
+                    o = 0
+                    vis = tab[0, kk] * hf
+                wait_steps += dw * h
+            else:
+                per_need += wait_h32
+                o = 3 if dw + 1 > patience else 4
+                vis = zero * hf
+            visits[j] = vis
+            per_key[8, kk] += vis
+        hr = per_need * hf
+        hours[i] = hr
+        outcome[i] = o
+        ep = per_need + np.float32(np.float64(waited[i]) * np.float64(wait_h32))
+        episode[i] = zero if o == 4 else ep
+        tried[i] = choice[i] == 1
+        # state
+        if has_queue and (flags[i] & 1) != 0:
+            pd = pending[a]
+            queued_before += pd
+            per_key[1, kk] += pd
+            pending[a] = 0
+            waited_st[a] = 0
+            queue_channel[a] = -1
+        if o == 4:
+            pending[a] = h
+            waited_st[a] = d_wait[j] + 1
+            queue_channel[a] = qch[i]
+            n_queued += 1
+        if in_d:
+            j += 1
+        time_cost[a] += hr
+        needs_total[a] += new[i]
+        needs_sum += new[i]
+        if o <= 2:
+            served_pop[a] += h
+            habit[a] = o
+        elif o == 3:
+            unmet_pop[a] += h
+        outcome_full[a] = o
+        hours_full[a] = hr
+        per_key[0, kk] += new[i]
+        per_key[2 + o, kk] += h  # rows 2..6: offline, online, assisted, unmet, queued (by outcome code)
+        per_key[7, kk] += hr
+        if o == 1:
+            region_online[kk // n_groups] += h
+    # by group (urban × age): sums over regions in region order
+    for row in range(9):
+        for g in range(n_groups):
+            s = 0.0
+            for r in range(n_regions):
+                s += per_key[row, r * n_groups + g]
+            groups[row, g] = s
+    hours_total = _sum_as_float64(hours, bufsize)
+    visits_total = _sum_as_float64(visits, bufsize)
+    return n_queued, needs_sum, queued_before, attempts, failures, hours_total, visits_total, wait_steps
 
 
 def serve_needs(model, needs: np.ndarray, quality: dict[str, np.ndarray], rng: np.random.Generator) -> dict:
@@ -670,6 +1283,11 @@ def serve_needs(model, needs: np.ndarray, quality: dict[str, np.ndarray], rng: n
     attempt) and ``model.step_groups`` (tallies per group urban × age, see
     :data:`GROUP_NAMES` and :data:`GROUP_KEYS`).
 
+    Compiled in three passes over the active citizens
+    (:func:`_serve_prepare`, :func:`_serve_choose`, :func:`_serve_finish`),
+    with numpy's ``exp`` of the logit and success exponents in between and
+    the rationing of each pool (:func:`_ration_plan`) before the last pass.
+
     Returns
     -------
     dict
@@ -685,258 +1303,121 @@ def serve_needs(model, needs: np.ndarray, quality: dict[str, np.ndarray], rng: n
     pop = model.citizens
     st = model.channel_state
     n = pop.n
-    n_regions = model.n_regions
-    n_keys = n_regions * N_GROUPS
     t = model.time_step
     f32 = np.float32
     offline_open = bool(p["channels.offline_open"])
     assisted_on = bool(p["assisted.enabled"])
     patience = int(p["channels.patience"])
-    wait_h = p["channels.wait_hours"]
-    hc_off, hc_as = p["channels.cadre_hours_offline"], p["assisted.cadre_hours"]
-    b_time = p["utility.b_time"]
+    wait_h = float(p["channels.wait_hours"])
+    hc_off, hc_as = float(p["channels.cadre_hours_offline"]), float(p["assisted.cadre_hours"])
     cadre_cap = np.asarray(model.service_capacity, dtype=float)
     help_cap = helper_hours(model)
     cap_all = cadre_cap + help_cap
-    tab = key_tables(model, quality)
+    tab = _key_table(model, quality)
     as_region = assisted_on & (np.asarray(quality["reliability"]) > 0)
-    as_key = as_region[tab["region"]]
+    as_key = np.repeat(as_region, N_GROUPS)
+    uses_choice = bool(model.rule.uses_choice_model)
 
     has_queue = st.n_queued > 0
-    if has_queue:
-        active = np.flatnonzero((needs > 0) | (st.pending > 0))
-    elif needs is st.drawn_needs:
+    if needs is st.drawn_needs and st.drawn_queue == has_queue:
         active = st.drawn_index
+    elif has_queue:
+        active = np.flatnonzero((needs > 0) | (st.pending > 0))
     else:
         active = np.flatnonzero(needs)
     st.drawn_needs = st.drawn_index = None
     m = active.size
     u_cover, u_choice, u_success = rng.random((3, m), dtype=np.float32)
-    key = st.key[active]
-    new = needs[active]
-    if has_queue:
-        pend = st.pending[active]
-        queued = pend > 0
-        handled = new + pend
-        waited = st.waited[active].astype(np.int32)
-        qch = np.where(queued, st.queue_channel[active], Q_NONE).astype(np.int8)
-        unmet_now = np.zeros(m, dtype=bool)
-        # a policy that closed a channel moves its queue along the fallback chain
-        if not offline_open:
-            moved = qch == Q_OFFLINE
-            if assisted_on:
-                qch[moved] = Q_ASSISTED
-            else:
-                unmet_now |= moved
-        if not assisted_on:
-            moved = qch == Q_ASSISTED
-            if offline_open:
-                qch[moved] = Q_OFFLINE
-            else:
-                unmet_now |= moved
-        qch[unmet_now] = Q_NONE
-        # expected wait (Little's law) from the queue left by the previous step
-        cost_pend = pend * np.where(qch == Q_ASSISTED, hc_as, hc_off)
-        backlog = np.bincount(key, weights=cost_pend, minlength=n_keys).reshape(n_regions, N_GROUPS).sum(axis=1)
-        ew = np.where(cap_all > 0, backlog / np.maximum(cap_all, 1e-12), np.where(backlog > 0, np.inf, 0.0))
-        ew = np.minimum(ew, patience + 1.0)[tab["region"]]
-    else:
-        pend = None
-        queued = None
-        handled = new
-        waited = np.zeros(m, dtype=np.int32)
-        qch = np.full(m, Q_NONE, dtype=np.int8)
-        unmet_now = np.zeros(m, dtype=bool)
-        ew = np.zeros(n_keys)
-
-    # channels open to fresh citizens, and their logit weights
-    cover = u_cover < tab["coverage"][key]
-    if not offline_open:
-        # a closed window sends its citizens online: they learn of the online service
-        told = active[cover] if not has_queue else active[cover & ~queued]
-        pop.aware[told] = True
-    reach = pop.aware[active] & pop.access[active]
-    online_ok = cover & reach
-    if st.lapse_horizon > t:
-        online_ok &= pop.lapsed_until[active] <= t
-    if has_queue:
-        online_ok &= ~queued
-    w_off_key = np.exp(-b_time * (tab["h_off"] + wait_h * ew)).astype(f32)
-    w_off = w_off_key[key]
-    if not offline_open:
-        w_off[cover] = 0.0
-    if assisted_on:
-        w_as_key = np.where(as_key, np.exp(p["utility.asc_assisted"] - b_time * (tab["h_as"] + wait_h * ew)), 0.0)
-        w_as = w_as_key.astype(f32)[key]
-        w_as *= np.exp(f32(p["utility.b_tr"]) * pop.trust[active])
-        w_as[~cover] = 0.0
-    else:
-        w_as = None
-    on_idx = np.flatnonzero(online_ok)
-    uses_choice = model.rule.uses_choice_model
-    w_on = np.zeros(m, dtype=f32)
-    if on_idx.size and uses_choice:
-        a_on = active[on_idx]
-        fc = neighbour_literacy(model)[a_on]
-        w_on[on_idx] = np.exp(_online_utility(p, tab, key[on_idx], pop.literacy[a_on], pop.trust[a_on],
-                                              pop.privacy[a_on], _social_share_of(model, a_on), fc))
-    total = w_on + w_off
-    if assisted_on:
-        total += w_as
-    x = u_choice * total
-    if assisted_on:
-        choice = np.where(x < w_on, _I8[ONLINE], np.where(x < w_on + w_off, _I8[OFFLINE], _I8[ASSISTED]))
-        bad = (choice == ASSISTED) & (w_as <= 0)
-    else:
-        choice = np.where(x < w_on, _I8[ONLINE], _I8[OFFLINE])
-        bad = (choice == OFFLINE) & (w_off <= 0)
-    if bad.any():  # rounding at the top of the range: fall to the last open channel
-        choice[bad] = np.where(w_off[bad] > 0, OFFLINE, ONLINE)
-    if not uses_choice and on_idx.size:
-        # bass/threshold: adopters go online whenever they can
-        go = on_idx[pop.adopted[active[on_idx]]]
-        choice[go] = ONLINE
-        total[go] = 1.0
-    none_open = total <= 0
-    if has_queue:
-        none_open &= ~queued
-        choice[queued] = Q_NONE
-    choice[none_open] = Q_NONE
-    unmet_now |= none_open
-
     if uses_choice:
-        # adoption = channel chosen at the latest need where online was open
-        if on_idx.size:
-            pop.adopted[active[on_idx]] = choice[on_idx] == ONLINE
-        cannot = ~reach if not has_queue else ~reach & ~queued
-        pop.adopted[active[cannot]] = False
-
-    # online encounter and fallback
-    t_idx = np.flatnonzero(choice == ONLINE)
-    success = np.zeros(m, dtype=bool)
-    if t_idx.size:
-        success[t_idx] = u_success[t_idx] < _success(p, tab, key[t_idx], pop.literacy[active[t_idx]])
-    f_idx = t_idx[~success[t_idx]]
-    fb = np.where(as_key[key[f_idx]], Q_ASSISTED, Q_OFFLINE if offline_open else Q_NONE).astype(np.int8)
-    unmet_now[f_idx[fb == Q_NONE]] = True
-
-    # who waits for offline or assisted service this step
-    if has_queue:
-        fresh_q = np.where(choice == OFFLINE, np.where(cover, _I8[Q_OFFLINE], _I8[Q_OFFLINE_ONLY]), _I8[Q_NONE])
-        qch = np.where(queued, qch, fresh_q)
+        si, fc = neighbour_shares(model)
     else:
-        qch = np.where(choice == OFFLINE, np.where(cover, _I8[Q_OFFLINE], _I8[Q_OFFLINE_ONLY]), _I8[Q_NONE])
-    if assisted_on:
-        qch[choice == ASSISTED] = Q_ASSISTED
-    qch[f_idx] = fb
-    d = np.flatnonzero(qch != Q_NONE)
-    d_as = qch[d] == Q_ASSISTED
-    d_key = key[d]
-    d_reg = d_key // N_GROUPS
-    d_cost = handled[d] * np.where(d_as, hc_as, hc_off)
-    d_wait = waited[d]
-    d_served = np.zeros(d.size, dtype=bool)
+        si = fc = pop.literacy  # not read
+    coef = np.array([p["utility.b_pe"], p["utility.asc_online"], p["utility.b_ee"], p["utility.b_si"],
+                     p["utility.b_fc"], p["utility.b_tr"], p["utility.b_pr"], p["channels.skill_threshold"],
+                     -1.0 / p["channels.skill_spread"]], dtype=f32)
+    key = np.empty(m, dtype=np.intp)
+    new = np.empty(m, dtype=np.int32)
+    handled = np.empty(m, dtype=np.int32)
+    waited = np.empty(m, dtype=np.int32)
+    qch = np.empty(m, dtype=np.int8)
+    flags = np.empty(m, dtype=np.uint8)
+    ex = np.empty((3, m), dtype=f32)
+    ex64 = np.empty((2, tab.shape[1]))
+    _serve_prepare(active, needs, st.key, st.pending, st.waited, st.queue_channel, has_queue, offline_open,
+                   assisted_on, hc_off, hc_as, u_cover, tab, pop.aware, pop.access, pop.lapsed_until,
+                   st.lapse_horizon > t, t, uses_choice, pop.literacy, pop.trust, pop.privacy, si, fc, coef,
+                   cap_all, float(patience), wait_h, float(p["utility.b_time"]), float(p["utility.asc_assisted"]),
+                   key, new, handled, waited, qch, flags, ex, ex64)
+    np.exp(ex, out=ex)
+    np.exp(ex64, out=ex64)
+    choice = np.empty(m, dtype=np.int8)
+    success = np.empty(m, dtype=bool)
+    d_idx = np.empty(m, dtype=np.intp)
+    d_reg = np.empty(m, dtype=np.intp)
+    d_cost = np.empty(m)
+    d_wait = np.empty(m, dtype=np.int32)
+    d_as = np.empty(m, dtype=bool)
+    nd = _serve_choose(active, key, handled, waited, qch, flags, ex, ex64, as_key, u_choice, u_success, tab,
+                       offline_open, assisted_on, uses_choice, pop.adopted, hc_off, hc_as,
+                       choice, success, d_idx, d_reg, d_cost, d_wait, d_as)
+
+    # rationing: pool 1 digital helpers (assisted only), pool 2 cadres (offline and the remaining assisted)
+    d_served = np.zeros(nd, dtype=bool)
     used = 0.0
-    if assisted_on and help_cap.any():  # pool 1: digital helpers, assisted only
-        sel = np.flatnonzero(d_as & as_region[d_reg])
-        if sel.size:
-            ok = sel[ration(d_reg[sel], d_cost[sel], d_wait[sel], help_cap, rng)]
-            d_served[ok] = True
-            used += np.minimum(np.bincount(d_reg[ok], weights=d_cost[ok], minlength=n_regions), help_cap).sum()
-    # pool 2: cadres, offline and the remaining assisted (where the platform works)
-    if assisted_on:
-        sel = np.flatnonzero(~d_served & (~d_as | as_region[d_reg]))
-        if sel.size:
-            ok = sel[ration(d_reg[sel], d_cost[sel], d_wait[sel], cadre_cap, rng)]
-            d_served[ok] = True
-            used += np.minimum(np.bincount(d_reg[ok], weights=d_cost[ok], minlength=n_regions), cadre_cap).sum()
-    elif d.size:
-        d_served = ration(d_reg, d_cost, d_wait, cadre_cap, rng)
-        used += np.minimum(np.bincount(d_reg, weights=d_cost * d_served, minlength=n_regions), cadre_cap).sum()
+    if nd:
+        if assisted_on:
+            pools = ((1, help_cap), (2, cadre_cap)) if help_cap.any() else ((2, cadre_cap),)
+        else:
+            pools = ((0, cadre_cap),)
+        for pool, cap in pools:
+            members = _pool_members(pool, nd, d_reg, d_as, as_region, d_served)
+            if members.size:
+                used += _ration_pool(members, d_reg, d_cost, d_wait, cap, d_served, rng)
 
-    # outcomes, hours and visits
-    d_give_up = ~d_served & (d_wait + 1 > patience)
-    d_outcome = np.where(d_served, np.where(d_as, SERVED_ASSISTED, SERVED_OFFLINE),
-                         np.where(d_give_up, UNMET, QUEUED)).astype(np.int8, copy=False)
-    outcome = np.full(m, UNMET, dtype=np.int8)
-    outcome[t_idx[success[t_idx]]] = SERVED_ONLINE
-    outcome[d] = d_outcome
-    per_need = np.zeros(m, dtype=f32)
-    per_need[t_idx] = np.where(success[t_idx], f32(p["channels.online_hours"]), f32(p["channels.fallback_hours"]))
-    per_need[d] += np.where(d_served, np.where(d_as, tab["h_as"][d_key], tab["h_off"][d_key]), f32(wait_h))
-    hours = per_need * handled.astype(f32)
-    d_visits = np.where(d_served, np.where(d_as, f32(1.0), tab["visits"][d_key]), f32(0.0)) * handled[d].astype(f32)
-    d_still = d_outcome == QUEUED
-
-    # state
-    if has_queue:
-        touched = np.flatnonzero(queued)
-        st.pending[active[touched]] = 0
-        st.waited[active[touched]] = 0
-        st.queue_channel[active[touched]] = Q_NONE
-    w_idx = active[d[d_still]]
-    st.pending[w_idx] = handled[d[d_still]]
-    st.waited[w_idx] = d_wait[d_still] + 1
-    st.queue_channel[w_idx] = qch[d[d_still]]
-    st.n_queued = int(w_idx.size)
-    pop.time_cost[active] += hours
-    pop.needs_total[active] += new
-    served_any = outcome <= SERVED_ASSISTED  # codes 0, 1, 2 are the channels
-    s_idx = np.flatnonzero(served_any)
-    pop.served[active[s_idx]] += handled[s_idx]
-    u_idx = np.flatnonzero(outcome == UNMET)
-    pop.unmet[active[u_idx]] += handled[u_idx]
-    pop.habit[active[s_idx]] = outcome[s_idx]
-
-    # step records
+    # outcomes, hours, state, records
+    outcome = np.empty(m, dtype=np.int8)
+    episode = np.empty(m, dtype=f32)
+    tried = np.empty(m, dtype=bool)
+    groups = np.empty((9, N_GROUPS))
+    region_online = np.zeros(model.n_regions)
     full_outcome = np.full(n, NO_NEED, dtype=np.int8)
-    full_outcome[active] = outcome
-    step_hours = np.zeros(n, dtype=np.float32)
-    step_hours[active] = hours
+    step_hours = np.zeros(n, dtype=f32)
+    (n_queued, needs_sum, queued_before, attempts, failures, hours_total, visits_total,
+     wait_steps) = _serve_finish(
+        active, key, new, handled, waited, qch, flags, choice, success, nd, d_idx, d_served, d_wait, d_as, tab,
+        patience, has_queue, f32(wait_h), f32(p["channels.online_hours"]), f32(p["channels.fallback_hours"]),
+        np.getbufsize(), st.pending, st.waited, st.queue_channel, pop.time_cost, pop.needs_total, pop.served,
+        pop.unmet, pop.habit, full_outcome, step_hours, outcome, episode, tried, groups, region_online)
+    st.n_queued = int(n_queued)
     model.step_outcome = full_outcome
     model.step_hours = step_hours
     model.step_needs = needs
     model.step_active = active
-    episode = per_need + (waited * f32(wait_h)).astype(f32) if has_queue else per_need.copy()
-    episode[outcome == QUEUED] = 0.0
-    model.step_record = {"outcome": outcome, "handled": handled, "episode_hours": episode,
-                         "tried_online": choice == ONLINE}
-    by_outcome = np.bincount(key * 5 + outcome, weights=handled, minlength=n_keys * 5).reshape(
-        n_regions, N_GROUPS, 5).sum(axis=0)
-    groups = {
-        "needs": _bincount_groups(key, new, n_keys),
-        "queued_before": _bincount_groups(key, pend, n_keys) if has_queue else np.zeros(N_GROUPS),
-        "offline": by_outcome[:, SERVED_OFFLINE],
-        "online": by_outcome[:, SERVED_ONLINE],
-        "assisted": by_outcome[:, SERVED_ASSISTED],
-        "unmet": by_outcome[:, UNMET],
-        "queued": by_outcome[:, QUEUED],
-        "hours": _bincount_groups(key, hours, n_keys),
-        "visits": _bincount_groups(d_key, d_visits, n_keys),
-    }
-    model.step_groups = groups
-
-    ok_idx = t_idx[success[t_idx]]
-    per_region_online = np.bincount(key[ok_idx], weights=handled[ok_idx], minlength=n_keys).reshape(
-        n_regions, N_GROUPS).sum(axis=1)
-    _record_platform_uses(model, per_region_online)
-    f_handled = handled[f_idx]
+    model.step_record = {"outcome": outcome, "handled": handled, "episode_hours": episode, "tried_online": tried}
+    g = dict(zip(_GROUP_ROWS, groups, strict=True))
+    model.step_groups = {k: g[k] for k in _GROUP_ORDER}
+    _record_platform_uses(model, region_online)
     return {
-        "needs": int(new.sum()),
-        "needs_online": int(groups["online"].sum()),
-        "needs_offline": int(groups["offline"].sum()),
-        "needs_assisted": int(groups["assisted"].sum()),
-        "needs_unmet": int(groups["unmet"].sum()),
-        "needs_queued": int(groups["queued"].sum()),
-        "queued_before": int(pend.sum()) if has_queue else 0,
-        "online_attempts": int(handled[t_idx].sum()),
-        "online_failures": int(f_handled.sum()),
-        "hours": float(hours.sum(dtype=np.float64)),
-        "visits": float(d_visits.sum(dtype=np.float64)),
-        "wait_steps": float((d_wait * handled[d])[d_served].sum()),
+        "needs": int(needs_sum),
+        "needs_online": int(g["online"].sum()),
+        "needs_offline": int(g["offline"].sum()),
+        "needs_assisted": int(g["assisted"].sum()),
+        "needs_unmet": int(g["unmet"].sum()),
+        "needs_queued": int(g["queued"].sum()),
+        "queued_before": int(queued_before),
+        "online_attempts": int(attempts),
+        "online_failures": int(failures),
+        "hours": float(hours_total),
+        "visits": float(visits_total),
+        "wait_steps": float(wait_steps),
         "capacity_hours": float(cap_all.sum()),
         "capacity_used": float(used),
     }
+
+
+#: rows of the group tallies of :func:`_serve_finish`, and the order of ``model.step_groups``
+_GROUP_ROWS = ("needs", "queued_before", "offline", "online", "assisted", "unmet", "queued", "hours", "visits")
+_GROUP_ORDER = _GROUP_ROWS
 
 
 def _record_platform_uses(model, per_region: np.ndarray) -> None:
