@@ -123,29 +123,31 @@ def concentration_index_levels(values: np.ndarray, levels: np.ndarray, n_levels:
 
 
 @jit
-def _divide_tallies(literacy, needs_total, time_cost, unmet, trained, n_levels):
+def _divide_tallies(literacy, needs_total, time_cost, unmet, trained, n_levels, levels):
     """Both concentration indices over the literacy ranking, and the number ever trained (one call).
 
-    First pass: the citizens with at least one need per literacy level (the
-    levels of :func:`literacy_levels`, computed in float32 as there), hence
-    each level's fractional mid-rank r_l = (citizens below + half the level's)
-    / N. Second pass, over the citizens in index order: the hours and unmet
-    needs per need, ``h_i = value × (1 / needs_total)`` in float64 (0 without
-    a need), summed as Σ h_i and Σ h_i r_(l_i); ``CI = 2 Σ h r / Σ h − 1``.
+    First pass: each citizen's literacy level (:func:`literacy_levels`,
+    computed in float32 as there; kept in the scratch array ``levels``) and the
+    citizens with at least one need per level, hence each level's fractional
+    mid-rank r_l = (citizens below + half the level's) / N. Second pass, over
+    the citizens in index order: the hours and unmet needs per need,
+    ``h_i = value × (1 / needs_total)`` in float64 (0 without a need), summed
+    as Σ h_i and Σ h_i r_(l_i); ``CI = 2 Σ h r / Σ h − 1``.
     """
     top = np.float32(n_levels - 1)
     half = np.float32(0.5)
     zero = np.float32(0.0)
     n_pop = literacy.size
+    counts = np.zeros(n_levels, dtype=np.int32)
     max_nt = 0
     n_trained = 0
     for i in range(n_pop):
         n_trained += trained[i]
-        max_nt = max(max_nt, needs_total[i])
-    counts = np.zeros(n_levels, dtype=np.int32)
-    for i in range(n_pop):
-        x = min(max(literacy[i] * top + half, zero), top)  # float32, as literacy_levels
-        counts[np.int32(x)] += needs_total[i] > 0
+        nt = needs_total[i]
+        max_nt = max(max_nt, nt)
+        lev = np.int32(min(max(literacy[i] * top + half, zero), top))  # float32, as literacy_levels
+        levels[i] = lev
+        counts[lev] += nt > 0
     n = 0
     for lev in range(n_levels):
         n += counts[lev]
@@ -163,9 +165,8 @@ def _divide_tallies(literacy, needs_total, time_cost, unmet, trained, n_levels):
         inv[k] = 1.0 / np.float64(k)
     dot_t = dot_u = tot_t = tot_u = 0.0
     for i in range(n_pop):
-        x = min(max(literacy[i] * top + half, zero), top)
         w = inv[max(needs_total[i], 0)]
-        r = rank[np.int32(x)]
+        r = rank[levels[i]]
         h_t = np.float64(time_cost[i]) * w
         h_u = np.float64(unmet[i]) * w
         dot_t += h_t * r
@@ -177,11 +178,19 @@ def _divide_tallies(literacy, needs_total, time_cost, unmet, trained, n_levels):
     return ci_t, ci_u, n_trained
 
 
+def _tallies(pop, scratch: dict | None = None) -> tuple[float, float, int]:
+    """:func:`_divide_tallies` of a population; ``scratch`` (kept by the caller) holds the levels buffer."""
+    scratch = {} if scratch is None else scratch
+    levels = scratch.get("levels")
+    if levels is None or levels.size != pop.n:
+        levels = scratch["levels"] = np.empty(pop.n, dtype=np.int16)  # LITERACY_LEVELS <= 2^15
+    return _divide_tallies(pop.literacy, pop.needs_total, pop.time_cost, pop.unmet, pop.trained.view(np.uint8),
+                           LITERACY_LEVELS, levels)
+
+
 def _literacy_concentration(pop) -> tuple[float, float]:
     """Concentration indices of hours per need and unmet needs per need over literacy (one compiled pass)."""
-    ci_t, ci_u, _ = _divide_tallies(pop.literacy, pop.needs_total, pop.time_cost, pop.unmet,
-                                    pop.trained.view(np.uint8), LITERACY_LEVELS)
-    return ci_t, ci_u
+    return _tallies(pop)[:2]
 
 
 def _group_rates(g: dict) -> dict:
@@ -222,8 +231,7 @@ def _divide(model) -> dict:
     row["exclusion_gap_rural_urban"] = row["exclusion_rate_rural"] - row["exclusion_rate_urban"]
     row["exclusion_gap_elderly_young"] = row["exclusion_rate_elderly"] - row["exclusion_rate_young"]
 
-    ci_t, ci_u, n_trained = _divide_tallies(pop.literacy, pop.needs_total, pop.time_cost, pop.unmet,
-                                            pop.trained.view(np.uint8), LITERACY_LEVELS)
+    ci_t, ci_u, n_trained = _tallies(pop, model.__dict__.setdefault("_divide_scratch", {}))
     row["ci_time_cost_literacy"] = ci_t
     row["ci_unmet_literacy"] = ci_u
 

@@ -56,8 +56,10 @@ def test_concentration_tallies_match_the_bincount_formula():
     time_cost = (rng.gamma(2.0, size=n) * needs_total * (1.5 - literacy)).astype(np.float32)
     unmet = rng.binomial(needs_total, 0.2 * (1.0 - literacy)).astype(np.int32)
     trained = rng.random(n) < 0.1
+    scratch = np.empty(n, dtype=np.int16)
     ci_t, ci_u, n_trained = divide._divide_tallies(literacy, needs_total, time_cost, unmet,
-                                                  trained.view(np.uint8), divide.LITERACY_LEVELS)
+                                                  trained.view(np.uint8), divide.LITERACY_LEVELS, scratch)
+    assert scratch.tolist() == divide.literacy_levels(literacy).tolist()
     has = needs_total > 0
     levels = divide.literacy_levels(literacy)
     per_need = 1.0 / np.maximum(needs_total, 1)
@@ -67,9 +69,10 @@ def test_concentration_tallies_match_the_bincount_formula():
     assert n_trained == np.count_nonzero(trained)
     # nobody with a need, or nothing to concentrate: 0, not NaN
     zeros = np.zeros(n, dtype=np.int32)
-    assert divide._divide_tallies(literacy, zeros, time_cost, unmet, trained.view(np.uint8), 4096)[:2] == (0.0, 0.0)
-    assert divide._divide_tallies(literacy, needs_total, np.zeros(n, np.float32), zeros,
-                                  trained.view(np.uint8), 4096)[:2] == (0.0, 0.0)
+    t8 = trained.view(np.uint8)
+    assert divide._divide_tallies(literacy, zeros, time_cost, unmet, t8, 4096, scratch)[:2] == (0.0, 0.0)
+    assert divide._divide_tallies(literacy, needs_total, np.zeros(n, np.float32), zeros, t8, 4096, scratch)[:2] == (
+        0.0, 0.0)
 
 
 def _indicators_reference(model) -> dict:
