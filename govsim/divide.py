@@ -188,34 +188,12 @@ def _tallies(pop, scratch: dict | None = None) -> tuple[float, float, int]:
                            LITERACY_LEVELS, levels)
 
 
-def _literacy_concentration(pop) -> tuple[float, float]:
-    """Concentration indices of hours per need and unmet needs per need over literacy (one compiled pass)."""
-    return _tallies(pop)[:2]
-
-
-def _group_rates(g: dict) -> dict:
-    """Aggregate the urban × age tallies of :mod:`govsim.channels` into the named groups."""
-    k = len(AGE_GROUPS)
-    out = {grp: {} for grp in GROUPS}
-    for key in ("needs", "unmet", "hours"):
-        a = g[key]
-        a = a.tolist() if type(a) is np.ndarray else [float(v) for v in a]  # rural ages (0 .. k-1), then urban
-        # sums from 0.0 in order, as numpy's sum over a row of 3
-        rural = 0.0
-        urban = 0.0
-        for i in range(k):
-            rural += a[i]
-        for i in range(k):
-            urban += a[k + i]
-        out["urban"][key] = urban
-        out["rural"][key] = rural
-        for i, grp in enumerate(AGE_GROUPS):
-            out[grp][key] = a[i] + a[k + i]
-    return out
-
-
 _EMPTY_GROUPS = {k: np.zeros(N_GROUPS) for k in ("needs", "unmet", "hours")}
 _DIVIDE_COLUMNS = tuple(d[0] for d in _DECLS)
+
+
+_K = len(AGE_GROUPS)
+_RATE_NAMES = [(f"exclusion_rate_{grp}", f"time_per_need_{grp}") for grp in GROUPS]
 
 
 @register_reporter(columns=_DIVIDE_COLUMNS)
@@ -224,10 +202,22 @@ def _divide(model) -> dict:
     c = model.step_counts
     g = getattr(model, "step_groups", None) or _EMPTY_GROUPS
     row = {}
-    for grp, r in _group_rates(g).items():
-        needs = r["needs"]
-        row[f"exclusion_rate_{grp}"] = 1000.0 * (r["unmet"] / needs if needs > 0 else 0.0)
-        row[f"time_per_need_{grp}"] = r["hours"] / needs if needs > 0 else 0.0
+    k = _K
+    # the urban × age tallies (rural ages, then urban ages) summed into the named groups, in the order of
+    # GROUPS: urban, rural (sums from 0.0 over the ages, as numpy's row sums), then each age (rural + urban)
+    tallies = []
+    for key in ("needs", "unmet", "hours"):
+        a = g[key]
+        a = a.tolist() if type(a) is np.ndarray else [float(v) for v in a]
+        urban = rural = 0.0
+        for i in range(k):
+            rural += a[i]
+        for i in range(k):
+            urban += a[k + i]
+        tallies.append([urban, rural, *[a[i] + a[k + i] for i in range(k)]])
+    for (ex_name, tp_name), needs, unmet, hours in zip(_RATE_NAMES, *tallies):
+        row[ex_name] = 1000.0 * (unmet / needs if needs > 0 else 0.0)
+        row[tp_name] = hours / needs if needs > 0 else 0.0
     row["exclusion_gap_rural_urban"] = row["exclusion_rate_rural"] - row["exclusion_rate_urban"]
     row["exclusion_gap_elderly_young"] = row["exclusion_rate_elderly"] - row["exclusion_rate_young"]
 

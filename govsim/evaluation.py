@@ -44,7 +44,8 @@ needs) are left out; a region with no needs (none resolved) this step keeps
 the time saved (equity) it showed last, and 0.5 before any service (neutral,
 like the initial satisfaction), so that step 0 is not an artefact. ``evaluated_score`` and ``outcome_score`` are the unweighted means over
 regions (each region is one evaluation unit), ``presence_gap`` their
-difference.
+difference. The indicators of a step are tallied in one compiled pass over the
+citizens (:func:`compute_indicators`), whatever columns are collected.
 
 Money outputs: ``budget_spent`` (all regions' spending this step: upkeep,
 quality, launches, training, service capacity and compliance),
@@ -62,8 +63,7 @@ from . import cadres
 from .channels import NO_NEED, SERVED_OFFLINE, SERVED_ONLINE, UNMET
 from .citizens import AGE_GROUPS
 from .compiled import jit
-from .metrics import (adopters_by_key, declare_output, key_labels, label_bounds, mean_of, pairwise_sum,
-                      register_reporter, safe_share)
+from .metrics import declare_output, key_labels, label_bounds, pairwise_sum, register_reporter
 
 try:  # the assisted channel (digital-divide mechanics)
     from .channels import SERVED_ASSISTED
@@ -90,14 +90,6 @@ def _reference_hours(model) -> np.ndarray:
     ref[:k] = base + rural  # urban = 0 comes first
     ref[k:] = base
     return ref
-
-
-def _segment_sums(values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
-    """Sums of integer ``values`` over the slices ``bounds[k]:bounds[k + 1]`` (float64, exact)."""
-    c = np.empty(values.size + 1, dtype=np.int64)
-    c[0] = 0
-    np.cumsum(values, dtype=np.int64, out=c[1:])
-    return (c[bounds[1:]] - c[bounds[:-1]]).astype(float)
 
 
 @jit

@@ -457,7 +457,8 @@ def _core(model) -> dict:
     bounds = label_bounds(model)
     by_key, n_aware = _adopters_aware(lab, _NO_BOUNDS if bounds is None else bounds, _flags(pop.adopted),
                                       _flags(pop.aware), key_counts.size)
-    by_group = by_key.reshape(-1, 2 * k).sum(axis=0).tolist()  # exact counts: rural ages, then urban ages
+    keys = by_key.tolist()
+    by_group = [sum(keys[g::2 * k]) for g in range(2 * k)]  # exact counts: rural ages, then urban ages
     n_rural, n_urban, n_age = _group_sizes(model)
     rural = sum(by_group[:k])
     urban = sum(by_group[k:])
