@@ -110,6 +110,19 @@ declare(
 )
 
 
+_PLATFORMS = []
+
+
+def _pl():
+    """:mod:`govsim.platforms`, imported on first use (it imports this module; importing it here at import
+    time would change the order in which the output columns are declared)."""
+    if not _PLATFORMS:
+        from . import platforms
+
+        _PLATFORMS.append(platforms)
+    return _PLATFORMS[0]
+
+
 def residents(model) -> np.ndarray:
     """Citizens per region (static; computed once and cached on the model)."""
     cached = model.__dict__.get("_residents")
@@ -168,9 +181,7 @@ def hours_per_budget_unit(model) -> np.ndarray:
 
 def platform_counts(model) -> np.ndarray:
     """Live platforms (portal and apps) per region."""
-    from .platforms import layout
-
-    return np.array(layout(model).n_plat, dtype=float)
+    return np.array(_pl().layout(model).n_plat, dtype=float)
 
 
 _DEMAND = ("checkin", "entry", "trace", "demand")
@@ -183,10 +194,8 @@ def _demand_lists(model) -> tuple[list, dict[str, list]]:
     The float64 operations of the equations, in the order written (the same
     bits as the array forms).
     """
-    from .platforms import _sharing, layout
-
     p = model.params
-    lay = layout(model)
+    lay = _pl().layout(model)
     per10k = p["cadres.per_10k_citizens"]
     cadres = [x * per10k / 10_000.0 for x in _residents_list(model)]
     merged = getattr(model, "reports_merged", None)
@@ -195,7 +204,7 @@ def _demand_lists(model) -> tuple[list, dict[str, list]]:
     h_trace = p["formalism.trace_hours"]
     w = float(p["government.metric_weight"])
     checkin, entry, trace, demand = [], [], [], []
-    for c, n_plat, mrg, sh in zip(cadres, lay.n_plat, merged, _sharing(lay)):
+    for c, n_plat, mrg, sh in zip(cadres, lay.n_plat, merged, _pl()._sharing(lay)):
         forms = (min(n_plat, 1.0) if mrg else n_plat) * fpa
         ch = c * n_plat * h_chk
         en = c * forms * h_entry * (1.0 - sh)
@@ -222,11 +231,9 @@ def formalism_demand(model) -> dict[str, np.ndarray]:
 
 def _time_lists(model) -> dict[str, list]:
     """:func:`cadre_time` as lists of Python floats per region (one loop over the regions, the same arithmetic)."""
-    from .platforms import _sharing, layout
-
     p = model.params
     n = model.n_regions
-    lay = layout(model)
+    lay = _pl().layout(model)
     per10k, H = p["cadres.per_10k_citizens"], p["cadres.hours_per_step"]
     merged = getattr(model, "reports_merged", None)
     merged = [False] * n if merged is None else np.asarray(merged).tolist()
@@ -237,7 +244,7 @@ def _time_lists(model) -> dict[str, list]:
     w = float(p["government.metric_weight"])
     out = {k: [0.0] * n for k in _SPLIT}
     budget_, checkin_, entry_, trace_, demand_, served_, unserved_, extra_, service_ = (out[k] for k in _SPLIT)
-    for r, (res, n_plat, mrg, sh, ex) in enumerate(zip(_residents_list(model), lay.n_plat, merged, _sharing(lay),
+    for r, (res, n_plat, mrg, sh, ex) in enumerate(zip(_residents_list(model), lay.n_plat, merged, _pl()._sharing(lay),
                                                         extra)):
         c = res * per10k / 10_000.0
         forms = (min(n_plat, 1.0) if mrg else n_plat) * fpa
@@ -318,8 +325,7 @@ def _cadre_outputs(model) -> dict:
     else:
         s = {k: np.asarray(split[k], dtype=float).tolist() for k in ("budget", "checkin", "entry", "trace", "demand",
                                                                       "served", "unserved", "service")}
-    from .platforms import np_sum  # sums over regions in numpy's order (the same bits as np.sum)
-
+    np_sum = _pl().np_sum  # sums over regions in numpy's order (the same bits as np.sum)
     per10k = model.params["cadres.per_10k_citizens"]
     cadres = [x * per10k / 10_000.0 for x in _residents_list(model)]
     served, demand = s["served"], s["demand"]

@@ -361,7 +361,7 @@ class LocalGovernment(mesa.Agent):
         return min(1.0, hours / H)  # formalism beyond H is not done
 
     def discretionary(self) -> float:
-        upkeep = sum(pl.upkeep for pl in platforms.layout(self.model).by_region[self.region])
+        upkeep = platforms.layout(self.model).upkeep[self.region]
         return max(0.0, self.budget - min(upkeep, self.budget))
 
     # -- the step -------------------------------------------------------------------
@@ -462,7 +462,7 @@ class LocalGovernment(mesa.Agent):
         r = self.region
         lay = platforms.layout(m)
         plats = lay.by_region[r]
-        upkeep = sum(pl.upkeep for pl in plats)
+        upkeep = lay.upkeep[r]  # sum(pl.upkeep for pl in plats), fixed while the region's platforms are
         paid = min(1.0, self.budget / upkeep) if upkeep > 0 else 1.0
         D = max(0.0, self.budget - upkeep * paid)
         s_q, s_l, s_t, s_s, s_c = (x * D for x in self.allocation.tolist())  # Python floats: the same products

@@ -391,10 +391,11 @@ class Layout:
 
     ``by_region[r]`` (the region's platforms, in ``model.platforms`` order),
     ``index[r]`` (their positions in ``model.platforms``), ``n_plat[r]``
-    (float) and ``n_apps[r]`` (departmental apps), for regions 0..n-1.
+    (float), ``n_apps[r]`` (departmental apps) and ``upkeep[r]`` (their
+    upkeep per step, fixed when a platform is built), for regions 0..n-1.
     """
 
-    __slots__ = ("key", "n", "by_region", "index", "n_plat", "n_apps")
+    __slots__ = ("key", "n", "by_region", "index", "n_plat", "n_apps", "upkeep")
 
     def __init__(self, plats: list, n: int):
         self.key = tuple(plats)
@@ -406,6 +407,7 @@ class Layout:
             self.index[p.region].append(i)
         self.n_plat = [float(len(b)) for b in self.by_region]
         self.n_apps = [sum(1 for p in b if p.kind == "app") for b in self.by_region]
+        self.upkeep = [sum(p.upkeep for p in b) for b in self.by_region]
 
 
 def layout(model) -> Layout:
