@@ -125,7 +125,15 @@ def validate_events(raw: Any, values: Mapping[str, Any]) -> tuple:
 
 def apply_events(model, step: int) -> list[dict]:
     """Apply the events scheduled for ``step``; return them."""
-    due = [ev for ev in model.config.events if ev["step"] == step]
+    events = model.config.events
+    cached = model.__dict__.get("_events_by_step")
+    if cached is None or cached[0] is not events:  # the scenario's events, indexed by step once
+        by_step: dict = {}
+        for ev in events:
+            by_step.setdefault(ev["step"], []).append(ev)
+        cached = (events, by_step)
+        model.__dict__["_events_by_step"] = cached
+    due = list(cached[1].get(step, ()))
     for ev in due:
         _EVENT_TYPES[ev["type"]].apply(model, ev)
     return due

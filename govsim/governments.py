@@ -299,9 +299,14 @@ class CentralGovernment(mesa.Agent):
 
     def step(self) -> None:
         """Bring shocks up to date (policies are applied by scheduled events before this)."""
-        from . import shocks
+        if not _SHOCKS:  # imported on first use (govsim.shocks imports the policies, which import platforms)
+            from . import shocks
 
-        shocks.update(self.model)
+            _SHOCKS.append(shocks)
+        _SHOCKS[0].update(self.model)
+
+
+_SHOCKS: list = []
 
 
 class LocalGovernment(mesa.Agent):
