@@ -158,7 +158,7 @@ def collect(model, names=None) -> dict:
         for fn in _REPORTERS:
             part = fn(model)
             row.update(part)
-            if fn not in _REPORTER_COLUMNS or not _REPORTER_COLUMNS[fn].issuperset(part):
+            if fn not in _REPORTER_COLUMNS:
                 _learn(fn, part)
         if not row.keys() >= _OUTPUTS.keys():
             missing = set(_OUTPUTS) - set(row)
@@ -170,7 +170,7 @@ def collect(model, names=None) -> dict:
     for fn in plan:
         part = fn(model)
         row.update(part)
-        if fn not in _REPORTER_COLUMNS or not _REPORTER_COLUMNS[fn].issuperset(part):
+        if fn not in _REPORTER_COLUMNS:
             _learn(fn, part)
     if not row.keys() >= set(names):  # a reporter gave other columns than learnt: run the others too
         for fn in _REPORTERS:
