@@ -59,11 +59,9 @@ def spread_awareness(model, rng: np.random.Generator) -> None:
 
 @jit
 def _spread(aware, share, u, p, q):  # pragma: no cover - compiled
-    """aware[i] |= u[i] < min(q * share[i] + p, 1) for the unaware (share: start of the step)."""
-    for i in range(aware.size):
-        if not aware[i]:
-            prob = q * share[i] + p
-            if prob > 1.0:
-                prob = 1.0
-            if u[i] < prob:
-                aware[i] = True
+    """aware[i] |= u[i] < min(q * share[i] + p, 1) (share: start of the step; the aware stay aware)."""
+    a8 = aware.view(np.uint8)  # branch-free over everyone: vectorised
+    for i in range(a8.size):
+        prob = q * share[i] + p
+        prob = 1.0 if prob > 1.0 else prob
+        a8[i] = a8[i] | np.uint8(u[i] < prob)

@@ -162,7 +162,7 @@ def update_learning(model) -> None:
                    lapse_cand, SERVED_ONLINE, SERVED_ASSISTED, UNMET, QUEUED)
     args_all = (nbr, pop.literacy, pop.satisfaction, pop.trust, pop.adopted, p["learning.from_neighbours"],
                 p["learning.trust_rate"], offline, pop.access, p["learning.access_literacy"], access_cand)
-    if _training_on(model):
+    if training.runs(model):
         n_lapse = _learn_active(*args_active)
         training.apply_training(model, rng)
         n_offline, n_access, n_adopted = _learn_all(*args_all)
@@ -184,18 +184,6 @@ def update_learning(model) -> None:
 
 
 _NO_INDEX = np.zeros(0, dtype=np.intp)
-
-
-def _training_on(model) -> bool:
-    """Whether a training programme runs this step: as in :func:`govsim.training.apply_training`."""
-    p = model.params
-    if p["training.gain"] <= 0:
-        return False
-    budget = p["training.budget"]
-    bought = getattr(model, "training_seats", None)
-    if bought is None:
-        return budget > 0
-    return any(budget + b > 0 for b in np.asarray(bought, dtype=float).tolist())
 
 
 @jit
@@ -265,17 +253,21 @@ def _learn_all(nbr, lit, sat, trust, adopted, from_neighbours, trust_rate, offli
     rate = np.float32(from_neighbours)
     tr = np.float32(trust_rate)
     zero = np.float32(0.0)
-    learn = from_neighbours > 0
-    n_adopted = 0
-    for i in range(lit.size):
-        x = lit[i]
-        if learn:
+    if from_neighbours > 0:
+        for i in range(lit.size):  # branch-free loops over everyone: vectorised
+            x = lit[i]
             gap = np.float32(nbr[i] - x)  # np.subtract(nbr, lit) into a float32 buffer
-            gap = gap if (gap > zero or gap != gap) else zero  # np.maximum(gap, 0)
-            x = x + gap * rate
-        lit[i] = _clip01(x)
+            gap = zero if gap < zero else gap  # np.maximum(gap, 0) (nan stays nan)
+            lit[i] = _clip01(x + gap * rate)
+    else:
+        for i in range(lit.size):
+            lit[i] = _clip01(lit[i])
+    for i in range(lit.size):
         trust[i] = _clip01(trust[i] + (sat[i] - trust[i]) * tr)
-        n_adopted += adopted[i]
+    a8 = adopted.view(np.uint8)
+    n_adopted = 0
+    for i in range(a8.size):
+        n_adopted += a8[i]
     thr = np.float32(access_literacy)
     m = 0
     k = 0

@@ -102,42 +102,60 @@ def _eligible_index(model) -> np.ndarray:
     return group[pop.literacy[group] < p["training.max_literacy"]]
 
 
-def _buffers(model, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Two intp work buffers of length ``n`` kept on the model (eligible, then trained without access)."""
+def _buffers(model, n: int, n_regions: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Work buffers kept on the model: eligible, trained without access (intp, length ``n``), eligible by region."""
     buf = model.__dict__.get("_training_buf")
-    if buf is None or buf[0].size != n:
-        buf = model.__dict__["_training_buf"] = (np.empty(n, dtype=np.intp), np.empty(n, dtype=np.intp))
+    if buf is None or buf[0].size != n or buf[2].size != n_regions:
+        buf = model.__dict__["_training_buf"] = (np.empty(n, dtype=np.intp), np.empty(n, dtype=np.intp),
+                                                 np.zeros(n_regions, dtype=np.int64))
     return buf
+
+
+def _seats_per_10k(model) -> tuple[float, np.ndarray]:
+    """``training.budget`` and the seats bought per region (``model.training_seats``; empty if none)."""
+    bought = getattr(model, "training_seats", None)
+    if bought is None:
+        return float(model.params["training.budget"]), _NONE_BOUGHT
+    bought = np.asarray(bought, dtype=float)
+    if bought.shape != (model.n_regions,):  # one value for all regions, as numpy would broadcast it
+        bought = np.ascontiguousarray(np.broadcast_to(bought, (model.n_regions,)))
+    return float(model.params["training.budget"]), bought
+
+
+def runs(model) -> bool:
+    """Whether the programme runs this step: seats in some region (budget + bought > 0) and a positive gain."""
+    if model.params["training.gain"] <= 0:
+        return False
+    budget, bought = _seats_per_10k(model)
+    if bought.size == 0:
+        return budget > 0
+    return any(budget + b > 0 for b in bought.tolist())
 
 
 def apply_training(model, rng: np.random.Generator) -> np.ndarray:
     """Train this step's citizens; return their indices (also counted in ``model.step_trained``).
 
     How it is computed: compiled passes (:func:`govsim.compiled.jit`) list the
-    eligible citizens (ascending) and count them by region, then, with the
-    uniforms drawn by numpy, train the chosen and list those without access;
-    a last pass gives access with the second draws.
+    eligible citizens (ascending) and count them by region; with the uniforms
+    drawn by numpy, a second pass computes each region's probability
+    ``min(1, S_r / max(E_r, 1))`` (``S_r`` = residents × seats per 10,000 /
+    10,000), trains the chosen and lists those without access; a last pass
+    gives access with the second draws.
     """
-    p = model.params
-    n_regions = model.n_regions
-    per_10k = np.full(n_regions, p["training.budget"])
-    bought = getattr(model, "training_seats", None)
-    if bought is not None:
-        per_10k = per_10k + np.asarray(bought, dtype=float)
-    if not (per_10k > 0).any() or p["training.gain"] <= 0:
+    if not runs(model):
         model.step_trained = 0
         return np.zeros(0, dtype=np.intp)
+    p = model.params
     pop = model.citizens
+    budget, bought = _seats_per_10k(model)
     group = _target_group(model)
-    elig, offline = _buffers(model, pop.n)
-    n_elig = np.zeros(n_regions, dtype=np.int64)
+    elig, offline, n_elig = _buffers(model, pop.n, model.n_regions)
     k = _eligible(group if group is not None else _ALL, group is None, pop.literacy, pop.region,
                   p["training.max_literacy"], elig, n_elig)
-    seats = model.channel_state.residents * per_10k / 10_000.0
-    prob = np.minimum(1.0, seats / np.maximum(n_elig, 1))
     u = rng.random(k)
-    n_chosen, n_offline = _train(u, elig, prob, pop.region, pop.literacy, p["training.gain"],
-                                 bool(p["training.makes_aware"]), pop.aware, pop.trained, pop.access, offline)
+    n_chosen, n_offline = _train(u, elig, n_elig, model.channel_state.residents, budget, bought, pop.region,
+                                 pop.literacy, p["training.gain"], bool(p["training.makes_aware"]), pop.aware,
+                                 pop.trained, pop.access, offline)
     chosen = elig[:n_chosen].copy()
     u = rng.random(n_offline)
     _give_access(u, offline, p["training.access_prob"], pop.access)
@@ -146,12 +164,14 @@ def apply_training(model, rng: np.random.Generator) -> np.ndarray:
 
 
 _ALL = np.zeros(0, dtype=np.intp)
+_NONE_BOUGHT = np.zeros(0)
 
 
 @jit
 def _eligible(group, everyone, lit, region, max_literacy, elig, n_elig):  # pragma: no cover - compiled
     """List the eligible (literacy < max_literacy, float32 comparison) of ``group`` or of everyone; count by region."""
     thr = np.float32(max_literacy)
+    n_elig[:] = 0
     k = 0
     if everyone:
         for i in range(lit.size):
@@ -170,11 +190,19 @@ def _eligible(group, everyone, lit, region, max_literacy, elig, n_elig):  # prag
 
 
 @jit
-def _train(u, elig, prob, region, lit, gain, makes_aware, aware, trained, access, offline):  # pragma: no cover - compiled
-    """Train elig[t] when u[t] < prob[region]; the chosen overwrite the front of ``elig`` (order kept).
+def _train(u, elig, n_elig, residents, budget, bought, region, lit, gain, makes_aware, aware, trained, access,
+           offline):  # pragma: no cover - compiled
+    """Train elig[t] when u[t] < its region's probability; the chosen overwrite the front of ``elig`` (order kept).
 
     Returns (trained, trained without access), the latter listed in ``offline``.
     """
+    n_regions = n_elig.size
+    prob = np.empty(n_regions)
+    for r in range(n_regions):
+        per_10k = budget + bought[r] if bought.size else budget
+        seats = residents[r] * per_10k / 10_000.0
+        x = seats / max(n_elig[r], 1)
+        prob[r] = x if x < 1.0 else (1.0 if x == x else x)  # np.minimum(1.0, x)
     g = np.float32(gain)
     one = np.float32(1.0)
     k = 0
