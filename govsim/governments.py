@@ -467,7 +467,7 @@ class LocalGovernment(mesa.Agent):
         r = self.region
         lay = platforms.layout(m)
         plats = lay.by_region[r]
-        upkeep = lay.upkeep[r]  # sum(pl.upkeep for pl in plats), fixed while the region's platforms are
+        upkeep = lay.upkeep[r]  # sum(pl.upkeep for pl in plats): an upkeep is fixed when a platform is built
         paid = min(1.0, self.budget / upkeep) if upkeep > 0 else 1.0
         D = max(0.0, self.budget - upkeep * paid)
         s_q, s_l, s_t, s_s, s_c = (x * D for x in self.allocation.tolist())  # Python floats: the same products
@@ -643,7 +643,7 @@ def _government_outputs(model) -> dict:
     alloc = [x / k for x in alloc] if govs else alloc
     n = model.citizens.n
     fb = getattr(model, "feedback", 0)
-    fb = int(np.asarray(fb).sum()) if not isinstance(fb, np.ndarray) or fb.dtype.kind not in "iu" else sum(fb.tolist())
+    fb = sum(fb.tolist()) if type(fb) is np.ndarray and fb.dtype.kind in "iu" else np.sum(fb)  # integers: exact
     return {
         **{f"alloc_{u}": alloc[i] for i, u in enumerate(USES)},
         "apps_launched": int(sum(g.launched for g in govs)),

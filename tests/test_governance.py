@@ -179,3 +179,62 @@ def test_service_spending_reaches_cadre_capacity_and_training_seats_are_written(
         assert m.extra_cadre_hours[r] == pytest.approx(g.allocation[3] * D * govsim.cadres.hours_per_budget_unit(m)[r])
         assert m.training_seats[r] == pytest.approx(m.training_budget[r] / m.params["government.training_cost"])
     assert m.results()["budget_spent"].iloc[-1] > 0
+
+
+def _expected_gain_numpy(gov, alloc):
+    """The numpy formulation of LocalGovernment.expected_gain (the compiled pass must give the same bits)."""
+    m, p = gov.model, gov.model.params
+    w = float(p["government.metric_weight"])
+    rho = p["government.response_gain"]
+    period = int(p["government.planning_period"])
+    bm = p["government.budget_mean"]
+    D = gov.discretionary()
+    scale = p["government.response_scale"] * (bm if bm > 0 else 1.0)
+    f = 1.0 - np.exp(-alloc * governments._ratio(D, scale))
+    fq, fl, ft, fs, fc = f.T
+    N = p["government.apps_norm"]
+    n_plat = float(govsim.cadres.platform_counts(m)[gov.region])
+    n_apps = int(govsim.platforms.apps_by_region(m)[gov.region])
+    room = max(0, gov.app_limit() - n_apps)
+    cost = p["platform.build_cost"]
+    budget_new = alloc[:, 1] * D * period + gov.launch_fund
+    n_new = np.minimum(room, budget_new / cost) if cost > 0 else np.full(len(alloc), float(room))
+    n_new = np.where(alloc[:, 1] > 0, n_new, 0.0)
+    dv_apps = np.exp(-n_plat / N) - np.exp(-(n_plat + n_new) / N)
+    users, sat, time, eq = gov._seen()
+    dv_users = (1.0 - users) * rho * (fq + ft) / 2.0
+    delta = p["government.compliance_decay"]
+    g = 1.0 - np.exp(-alloc[:, 4] * governments._ratio(D, p["government.compliance_scale"]))
+    kappa = np.full(len(alloc), gov.compliance)
+    for _ in range(period):
+        kappa = (1.0 - delta) * kappa + (1.0 - (1.0 - delta) * kappa) * g
+    dv = (2.0 * dv_apps + dv_users + kappa - gov.compliance) / 4.0
+    burden = n_new * gov.app_burden_share()
+    do = ((1.0 - sat) * rho * (fq + fs) / 2.0 - rho * burden
+          + (1.0 - time) * rho * fq - rho * burden
+          + (1.0 - eq) * rho * (ft + fs) / 2.0) / 3.0
+    return np.nan_to_num(w * dv + (1.0 - w) * do, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+@pytest.mark.parametrize("overrides", [{}, {"government.metric_weight": 0.9, "government.planning_period": 3},
+                                       {"government.compliance_scale": 1e-6, "platform.build_cost": 0.0}])
+def test_compiled_candidate_scores_equal_the_numpy_formulation(overrides):
+    m = model(overrides, seed=3, n=1500)
+    m.run(8)
+    rng = np.random.default_rng(0)
+    other = rng.dirichlet(np.ones(5), size=9)  # any rows, not only the grid
+    for gov in m.local_governments:
+        for alloc in (governments.CANDIDATES, other, governments.CANDIDATES[::-1][:, ::-1].copy()):
+            np.testing.assert_array_equal(gov.expected_gain(alloc), _expected_gain_numpy(gov, alloc))
+
+
+def test_unhappy_citizens_counted_as_by_numpy():
+    m = model(seed=2, n=3000)
+    m.run(4)
+    pop = m.citizens
+    active = np.flatnonzero(m.step_outcome >= 0)
+    for below in (0.0, 0.3, 0.4, 0.55, float(np.float32(0.4)), 1.0):
+        ref = np.bincount(pop.region[active[pop.satisfaction[active] < below]].astype(np.intp), minlength=m.n_regions)
+        got = governments._unhappy_by_region(active, pop.satisfaction, pop.satisfaction.dtype.type(below),
+                                             pop.region, m.n_regions)
+        np.testing.assert_array_equal(got, ref)

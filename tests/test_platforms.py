@@ -168,3 +168,43 @@ def test_unpaid_upkeep_degrades_platforms():
     m.run(6)
     assert all(p.paid_share < 1.0 for p in m.platforms)
     assert np.mean([p.usability for p in m.platforms]) < np.mean(u0)
+
+
+def test_split_and_update_use_equals_split_uses_then_update_use():
+    a, b = model({"platform.initial_apps": 4}, seed=3), model({"platform.initial_apps": 4}, seed=3)
+    for m in (a, b):
+        m.run(5)
+        m.platforms[1].online = False
+    needs = a.indicators["needs"]
+    platforms.split_uses(a)
+    platforms.update_use(a, needs)
+    shares = platforms.split_and_update_use(b, needs)
+    np.testing.assert_array_equal(np.concatenate(shares), platforms.routing_shares(b)[0][
+        np.concatenate(platforms.layout(b).index)])
+    cols = ["uses", "use_rate", "benefit", "zombie", "quadrant"]
+    for pa, pb in zip(a.platforms, b.platforms):
+        assert [getattr(pa, c) for c in cols] == [getattr(pb, c) for c in cols]
+
+
+def test_layout_follows_launches_and_retirements():
+    m = model({"platform.initial_apps": 2})
+    lay = platforms.layout(m)
+    assert lay.n_apps == [2] * m.n_regions and lay.n_plat == [3.0] * m.n_regions
+    app = platforms.new_app(m, 1, 0.0, np.random.default_rng(0))
+    lay = platforms.layout(m)
+    assert lay.n_apps[1] == 3 and app in lay.by_region[1]
+    assert lay.upkeep[1] == sum(p.upkeep for p in m.platforms if p.region == 1)
+    platforms.retire(m, app)
+    platforms.retire(m, next(p for p in m.platforms if p.region == 0 and p.kind == "app"))
+    lay = platforms.layout(m)
+    assert lay.n_apps[:2] == [1, 2] and app not in lay.by_region[1]
+    assert [m.platforms[i] for idx in lay.index for i in idx] == [p for b in lay.by_region for p in b]
+    np.testing.assert_array_equal(platforms.apps_by_region(m), lay.n_apps)
+
+
+def test_np_sum_has_numpy_summation_order():
+    rng = np.random.default_rng(4)
+    for n in (0, 1, 3, 7, 8, 9, 17, 40):
+        for _ in range(50):
+            x = (rng.random(n) * 10.0 ** rng.integers(-3, 4, size=n)).tolist()
+            assert platforms.np_sum(x) == float(np.add.reduce(np.array(x, dtype=float)))
