@@ -164,7 +164,7 @@ def update_learning(model) -> None:
                 p["learning.trust_rate"], offline, pop.access, p["learning.access_literacy"], access_cand)
     if training.runs(model):
         n_lapse = _learn_active(*args_active)
-        training.apply_training(model, rng)
+        training._train_step(model, rng)  # training.apply_training, its check done
         n_offline, n_access, n_adopted = _learn_all(*args_all)
     else:
         n_lapse, n_offline, n_access, n_adopted = _learn(args_active, args_all)

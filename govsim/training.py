@@ -145,6 +145,11 @@ def apply_training(model, rng: np.random.Generator) -> np.ndarray:
     if not runs(model):
         model.step_trained = 0
         return np.zeros(0, dtype=np.intp)
+    return _train_step(model, rng)
+
+
+def _train_step(model, rng: np.random.Generator) -> np.ndarray:
+    """:func:`apply_training` once :func:`runs` said the programme runs this step."""
     p = model.params
     pop = model.citizens
     budget, bought = _seats_per_10k(model)
