@@ -53,6 +53,16 @@ Random draws (stream ``dynamics``, after the service encounter): training
 (one uniform per eligible citizen, then one per trained citizen without
 access), then getting online (one uniform per candidate), then lapse (one
 uniform per lapse candidate).
+
+How it is computed: in compiled passes (:func:`govsim.compiled.jit`), one
+over the citizens with a record this step (learning by use, expectation
+confirmation, and the lapse candidates), then training, then one over all
+citizens (learning from neighbours, clipping, trust) and over those without
+internet access (the candidates to get online), and, after the draws, one
+that applies getting online and lapses. The uniforms of getting online and
+of lapse come from one call (the same numbers as two calls, in that order);
+performance ``exp(−h / hours_scale)`` is numpy's (float32). The arithmetic
+is that of the float32 numpy formulation, to the bit.
 """
 
 from __future__ import annotations
@@ -130,17 +140,7 @@ def _work(model, n: int) -> tuple:
 
 
 def update_learning(model) -> None:
-    """Apply this step's learning and attitude updates in place (see the module docstring).
-
-    How it is computed: the updates run in compiled passes
-    (:func:`govsim.compiled.jit`): one over the citizens of the step's record
-    (learning by use, expectation confirmation, and the lapse candidates),
-    one over all citizens (learning from neighbours, clipping, trust), one over
-    the citizens without internet access (the candidates to get online), then,
-    after the draws, one that applies getting online and lapses. Training
-    runs between the first and the second pass. Performance
-    ``exp(−h / hours_scale)`` is computed by numpy (float32), as are the draws.
-    """
+    """Apply this step's learning and attitude updates in place (see the module docstring)."""
     p = model.params
     pop = model.citizens
     rng = model.streams["dynamics"]
