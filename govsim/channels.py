@@ -6,8 +6,7 @@ of three channels -- **online** (the citizen uses the region's platform),
 "digital helper" takes the citizen through the online service) -- or it waits
 in a queue, or it ends **unmet** (exclusion). All of a citizen's needs of a step
 travel together (one channel, one outcome per citizen and step); this keeps
-every process a handful of vectorised operations over the citizens who have
-needs.
+every process one pass over the citizens who have needs.
 
 Needs
 -----
@@ -125,14 +124,21 @@ Random draws (stream ``dynamics``, in this order)
 
 Implementation
 --------------
-Only the citizens with needs or a queue are processed (index arrays, no loop
-over citizens or regions). Everything that depends on a citizen's region,
-place and age group only (visit hours, usability, PE, coverage, reliability,
-the offline and assisted logit weights) is computed once per step in a small
-table over the keys region × urban × age (:func:`key_tables`) and gathered.
-SI and FC come from one sparse product (:func:`neighbour_shares`).
-Rationing counts hours by wait class and sorts only the boundary class
-(``lexsort`` and a cumulative sum).
+Compiled loops (numba, :mod:`govsim.compiled`) over the citizens with needs
+or a queue, in ascending index order: one pass draws the needs and lists
+those citizens; three passes serve them (queue moves, open channels and the
+exponents; choice, adoption, encounter and fallback; outcomes, state and
+tallies), with numpy's ``exp`` between the first two (the same ``exp`` as a
+vectorised form, so the results do not depend on the compiler's) and the
+rationing of each pool before the last. Everything that depends on a
+citizen's region, place and age group only (visit hours, usability, PE,
+coverage, reliability, the offline and assisted logit weights) is computed
+once per step in a small table over the keys region × urban × age
+(:func:`key_tables`). SI and FC come from one sparse product
+(:func:`neighbour_shares`). Rationing counts hours by wait class and sorts
+only the boundary class. Sums that feed the outputs follow numpy's order
+(pairwise summation), so the compiled passes give the numbers of the
+vectorised formulas they replace, bit for bit.
 """
 
 from __future__ import annotations

@@ -313,3 +313,95 @@ def test_neighbour_shares_match_separate_products(kind):
         np.testing.assert_allclose(si, m.network.neighbour_share(m.citizens.adopted), atol=1e-6)
         np.testing.assert_allclose(fc, m.network.neighbour_share(m.citizens.literacy), atol=2e-6)
         np.testing.assert_array_equal(channels.neighbour_aware_share(m), m.network.neighbour_share(m.citizens.aware))
+
+
+def _draw_needs_reference(lam, u):
+    """The vectorised inverse-transform Poisson draw the compiled kernel replaces."""
+    n = lam.size
+    p0 = np.exp(-lam, dtype=np.float32)
+    idx = np.flatnonzero(u >= p0)
+    k = np.zeros(n, dtype=np.int32)
+    k[idx] = 1
+    l1 = lam[idx]
+    two = (l1 + np.float32(1.0)) * p0[idx] <= u[idx]
+    idx = idx[two]
+    k[idx] = 2
+    uu = u[idx].astype(np.float64)
+    ll = l1[two].astype(np.float64)
+    pp = np.exp(-ll) * ll
+    cdf = np.exp(-ll) + pp
+    j = 1
+    while idx.size and j < 10_000:
+        j += 1
+        pp *= ll / j
+        cdf += pp
+        keep = uu >= cdf
+        idx, uu, ll, pp, cdf = idx[keep], uu[keep], ll[keep], pp[keep], cdf[keep]
+        k[idx] = j + 1
+    return k
+
+
+def test_needs_kernel_matches_vectorised_draw_and_lists_the_active():
+    rng = np.random.default_rng(5)
+    n = 20_000
+    lam = rng.choice(np.array([0.05, 0.35, 2.5, 12.0], dtype=np.float32), n)
+    u = rng.random(n, dtype=np.float32)
+    pending = (rng.random(n) < 0.1).astype(np.int32)
+    k = np.empty(n, dtype=np.int32)
+    idx = np.empty(n, dtype=np.intp)
+    for with_queue in (False, True):
+        c = channels._needs_kernel(u, lam, np.exp(-lam, dtype=np.float32), np.exp(-lam.astype(np.float64)),
+                                   pending, with_queue, k, idx)
+        np.testing.assert_array_equal(k, _draw_needs_reference(lam, u))
+        want = np.flatnonzero((k > 0) | ((pending > 0) & with_queue))
+        np.testing.assert_array_equal(idx[:c], want)
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 127, 128, 129, 1000, 8191, 8192, 8193, 30_001])
+def test_compiled_sums_follow_numpy_order(n):
+    rng = np.random.default_rng(n)
+    a = rng.random(n) * 10.0 ** rng.uniform(-4, 4, n)
+    assert channels._pairwise_sum(a, 0, n) == a.sum()
+    b = a.astype(np.float32)
+    assert channels._sum_as_float64(b, np.getbufsize()) == b.sum(dtype=np.float64)
+
+
+def test_ration_boundary_matches_slow_reference():
+    """Longest wait first, random order (keys drawn for the boundary class in index order), case in hand finished."""
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        m = int(rng.integers(1, 40))
+        region = rng.integers(0, 3, m)
+        cost = rng.choice([0.0, 0.25, 0.5, 1.0], m)
+        waited = rng.integers(0, 3, m)
+        capacity = rng.choice([0.0, 0.5, 2.0, 5.0], 3)
+        served = ration(region, cost, waited, capacity, np.random.default_rng(9))
+        # reference: same keys, drawn for the boundary classes in ascending index order
+        keys = np.random.default_rng(9)
+        want = np.ones(m, dtype=bool)
+        demand = np.bincount(region, weights=cost, minlength=3)
+        if (demand > capacity).any():
+            used_before = {}
+            for r in range(3):
+                acc = 0.0
+                for w in sorted(set(waited[region == r]), reverse=True):
+                    members = [i for i in range(m) if region[i] == r and waited[i] == w]
+                    total = sum(cost[i] for i in members)
+                    used_before[r, w] = acc
+                    acc += total
+            boundary = [i for i in range(m)
+                        if used_before[region[i], waited[i]] < capacity[region[i]]
+                        < used_before[region[i], waited[i]] + sum(cost[j] for j in range(m) if
+                                                                  region[j] == region[i] and waited[j] == waited[i])]
+            kv = dict(zip(boundary, keys.random(len(boundary)), strict=True))
+            for r in range(3):
+                used = 0.0
+                ws = sorted(set(waited[region == r]), reverse=True)
+                for w in ws:
+                    members = [i for i in range(m) if region[i] == r and waited[i] == w]
+                    if members and members[0] in kv:
+                        members.sort(key=lambda i: kv[i])
+                    for i in members:
+                        want[i] = used < capacity[r] or cost[i] <= 0
+                        used += cost[i]
+        np.testing.assert_array_equal(served, want)
