@@ -80,16 +80,12 @@ from typing import Any
 import numpy as np
 import scipy.sparse
 
+from .compiled import jit
 from .config import Param, declare
 from .errors import ScenarioError
 
-try:  # compiled CSR mat-vec that accumulates into a caller-supplied buffer
-    from scipy.sparse._sparsetools import csr_matvec as _csr_matvec
-except Exception:  # pragma: no cover - private scipy API moved
-    _csr_matvec = None
-
 #: a neighbour sum over at least this many stored entries runs as two row halves on two
-#: threads when two cores are available (the compiled product releases the GIL, and every
+#: threads when two cores are available (the compiled row sums release the GIL, and every
 #: row is summed exactly as in one call, so the result is the same to the bit); set it
 #: very large to stay on one thread
 PARALLEL_MIN_NNZ = 1 << 22
@@ -114,6 +110,21 @@ def _pool():
 
 if hasattr(os, "register_at_fork"):  # a forked child has no pool threads: let it build its own
     os.register_at_fork(after_in_child=_POOL.clear)
+
+@jit
+def _row_sums(indptr, indices, x, out, row_lo, row_hi):
+    """``out[i] = Σ x[j]`` over the stored neighbours j of rows ``row_lo .. row_hi``, in row order from 0.0.
+
+    The same float64 additions in the same order as scipy's CSR product with
+    unit weights (so the same bits); unsigned indices spare the compiled loop
+    its negative-index checks.
+    """
+    for i in range(row_lo, row_hi):
+        s = 0.0
+        for e in range(np.uint64(indptr[i]), np.uint64(indptr[i + 1])):
+            s += x[np.uint64(indices[e])]
+        out[i] = s
+
 
 __all__ = [
     "Network",
@@ -405,17 +416,16 @@ class Network:
 
     Notes
     -----
-    Neighbourhood sums are sparse mat-vecs with a cached
-    ``scipy.sparse.csr_array`` (float64 ones, built on first use) that shares
-    ``indices`` with the network: inputs are converted to float64 (cheap,
-    length ``n``) and multiplied by compiled code writing straight into the
-    result buffer.  A float64 matrix is used because scipy casts the *matrix*
-    data (length ``2 * n_edges``) on every product when the dtypes differ.
-    The cache costs 8 bytes per stored entry plus an int32 copy of ``indptr``
-    (about 84 MB at 10**6 nodes and mean degree 10, on top of the 48 MB of
-    CSR arrays); :attr:`nbytes` counts it once built.  Non-float64 inputs are
+    A neighbour sum of a vector is one compiled pass over the rows
+    (:func:`_row_sums`, numba): the float64 sum of ``x`` over each row's
+    stored neighbours, in row order, the same additions as the sparse product
+    ``A @ x`` with unit weights (so the same bits).  Non-float64 inputs are
     converted into a reused length-``n`` buffer, so with ``out=`` a step
-    allocates nothing.  A product over at least :data:`PARALLEL_MIN_NNZ`
+    allocates nothing.  Inputs of shape ``(n, k)`` use a cached
+    ``scipy.sparse.csr_array`` (float64 ones, built on first use) that shares
+    ``indices`` with the network; it costs 8 bytes per stored entry plus an
+    int32 copy of ``indptr``, and :attr:`nbytes` counts it once built.  A
+    sum over at least :data:`PARALLEL_MIN_NNZ`
     stored entries (about 4 million: 400,000 nodes at mean degree 10) runs as
     two row halves on two threads when two cores are available, with the
     same result to the bit.  For ``kind == "complete"`` everything is computed in
@@ -612,8 +622,7 @@ class Network:
         if self.is_complete:
             total = x.sum(axis=0, dtype=np.float64)
             return np.subtract(total, x, out=out, dtype=np.float64)
-        mat = self._matrix(np.float64)
-        if x.ndim == 1 and _csr_matvec is not None:
+        if x.ndim == 1:
             if x.dtype == np.float64 and x.flags.c_contiguous:
                 xf = x
             else:  # bool / int / float32 input: convert into a reused buffer
@@ -621,50 +630,38 @@ class Network:
                     self._xbuf = np.empty(self.n, dtype=np.float64)
                 xf = self._xbuf
                 np.copyto(xf, x, casting="unsafe")
-            if out is None:
-                res = np.zeros(self.n, dtype=np.float64)
-            elif np.may_share_memory(out, xf):  # out aliases x: do not zero x
-                res = np.zeros(self.n, dtype=np.float64)
+            if out is None or np.may_share_memory(out, xf):  # out aliases x: write elsewhere first
+                res = np.empty(self.n, dtype=np.float64)
             else:
                 res = out
-                res.fill(0.0)
-            try:  # y += A @ x, compiled, into res
-                halves = self._halves(mat)
-                if halves is None:
-                    _csr_matvec(self.n, self.n, mat.indptr, mat.indices, mat.data, xf, res)
-                else:  # two row halves on two threads
-                    jobs = [_pool().submit(_csr_matvec, hi - lo, self.n, sub, mat.indices[a:b], mat.data[a:b],
-                                           xf, res[lo:hi]) for lo, hi, a, b, sub in halves]
-                    for job in jobs:
-                        job.result()
-            except (TypeError, ValueError):  # pragma: no cover - private API changed
-                res = np.asarray(mat @ xf, dtype=np.float64)
+            mid = self._row_split()
+            if mid is None:
+                _row_sums(self.indptr, self.indices, xf, res, 0, self.n)
+            else:  # two row halves on two threads (the kernel releases the GIL; every row is summed the same)
+                jobs = [_pool().submit(_row_sums, self.indptr, self.indices, xf, res, lo, hi)
+                        for lo, hi in ((0, mid), (mid, self.n))]
+                for job in jobs:
+                    job.result()
             if out is not None and res is not out:
                 np.copyto(out, res)
                 return out
             return res
+        mat = self._matrix(np.float64)
         y = mat @ np.asarray(x, dtype=np.float64)
         if out is None:
             return np.asarray(y, dtype=np.float64)
         np.copyto(out, y)
         return out
 
-    def _halves(self, mat) -> list | None:
-        """Row halves with equal stored entries for a two-thread product; None if small or on one core."""
-        nnz = mat.indices.size
+    def _row_split(self) -> int | None:
+        """The row that splits the stored entries in two halves for a two-thread sum; None if small or on one core."""
+        nnz = self.indices.size
         if nnz < PARALLEL_MIN_NNZ or _n_threads() < 2:
             return None
-        cached = self.__dict__.get("_halves_cache")
-        if cached is None or cached[0] is not mat:
-            ip = mat.indptr
-            mid = int(np.searchsorted(ip, nnz // 2))
-            halves = []
-            for lo, hi in ((0, mid), (mid, self.n)):
-                a, b = int(ip[lo]), int(ip[hi])
-                halves.append((lo, hi, a, b, np.ascontiguousarray(ip[lo:hi + 1] - ip[lo])))
-            cached = (mat, halves)
-            self.__dict__["_halves_cache"] = cached
-        return cached[1]
+        mid = self.__dict__.get("_row_split_cache")
+        if mid is None:
+            mid = self.__dict__["_row_split_cache"] = int(np.searchsorted(self.indptr, nnz // 2))
+        return mid
 
     def neighbour_share(self, x: Any, out: np.ndarray | None = None) -> np.ndarray:
         """Mean of ``x`` over each node's neighbours: ``neighbour_sum / degree``.
