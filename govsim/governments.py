@@ -470,7 +470,8 @@ class LocalGovernment(mesa.Agent):
         upkeep = lay.upkeep[r]  # sum(pl.upkeep for pl in plats): an upkeep is fixed when a platform is built
         paid = min(1.0, self.budget / upkeep) if upkeep > 0 else 1.0
         D = max(0.0, self.budget - upkeep * paid)
-        s_q, s_l, s_t, s_s, s_c = (x * D for x in self.allocation.tolist())  # Python floats: the same products
+        a_q, a_l, a_t, a_s, a_c = self.allocation.tolist()  # Python floats: the same products
+        s_q, s_l, s_t, s_s, s_c = a_q * D, a_l * D, a_t * D, a_s * D, a_c * D
 
         # upkeep, then quality in proportion to the routing shares of the region's platforms
         # (upkeep leaves demand and coverage as they are: the shares are read first, one loop does both)
@@ -478,8 +479,10 @@ class LocalGovernment(mesa.Agent):
         if s_q > 0 and plats:
             w = [pl.demand * pl.coverage for pl in plats]
             tot = platforms.np_sum(w)
-            w = [x / tot for x in w] if tot > 0 else [1.0 / len(plats)] * len(plats)
-            amounts = [s_q * share for share in w]
+            if tot > 0:
+                amounts = [s_q * (x / tot) for x in w]
+            else:
+                amounts = [s_q * (1.0 / len(plats))] * len(plats)
         ceil_ur = max(0.0, 1.0 - p["government.mismatch_penalty"] * self.mismatch)
         platforms.upkeep_and_invest(plats, paid, amounts, ceil_ur, self.ambition, p)
 

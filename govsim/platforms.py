@@ -291,7 +291,8 @@ class Platform(mesa.Agent):
 def upkeep_and_invest(plats: list, paid_share: float, amounts: list | None, ceiling_ur: float, ceiling_ci: float,
                       params: dict) -> None:
     """:meth:`Platform.maintain` (``paid_share``), then :meth:`Platform.invest` (``amounts[i]``, none if ``None``)
-    for each platform of ``plats``: one loop for a government's platforms, the same arithmetic."""
+    for each platform of ``plats``: one loop for a government's platforms, the same arithmetic (keep the two
+    in step)."""
     scale = params["platform.invest_scale"]
     unpaid = 1.0 - paid_share
     loss = 1.0 - params["platform.unfunded_decay"] * unpaid
@@ -311,12 +312,19 @@ def upkeep_and_invest(plats: list, paid_share: float, amounts: list | None, ceil
         if amount <= 0:
             continue
         g = 1.0 - math.exp(-amount / scale)
+        # q += max(0, q* - q) g, written as "if q* - q > 0" (adding 0 × g leaves q as it is)
         if pl.kind == "portal":
-            pl.coverage += max(0.0, ceiling_ci - pl.coverage) * g  # an app's coverage is fixed
+            gap = ceiling_ci - pl.coverage
+            if gap > 0.0:
+                pl.coverage += gap * g  # an app's coverage is fixed
         pl.usability += (ceiling_ur - pl.usability) * g
-        pl.integration += max(0.0, ceiling_ci - pl.integration) * g
+        gap = ceiling_ci - pl.integration
+        if gap > 0.0:
+            pl.integration += gap * g
         pl.reliability += (ceiling_ur - pl.reliability) * g
-        pl.security += max(0.0, 1.0 - pl.security) * g
+        gap = 1.0 - pl.security
+        if gap > 0.0:
+            pl.security += gap * g
         pl.spent += amount
 
 
