@@ -500,8 +500,11 @@ def regional_quality(model) -> dict[str, np.ndarray]:
             tot += x
         not_covered = sec = 1.0
         u = i = rel = hhi = 0.0
+        if not tot > 0:
+            w = [0.0] * len(w)  # shares 0 (0 / 1 below)
+            tot = 1.0
         for p, x in zip(plats, w):
-            s = x / tot if tot > 0 else 0.0
+            s = x / tot
             hhi += s * s
             not_covered *= 1.0 - p.coverage
             sec *= p.security
@@ -587,9 +590,9 @@ def update_use(model, needs_by_region: np.ndarray) -> None:
         r = plat.region
         res_r = res[r]
         uh, dh = plat._uses_hist, plat._domain_hist
-        if res_r > 0:
-            uh.append(1000.0 * plat.uses / res_r)
-            dh.append(1000.0 * needs_by_region[r] * plat.demand * plat.coverage / res_r)
+        if res_r > 0:  # as Python floats (the values of numpy scalars), which split_and_update_use relies on
+            uh.append(float(1000.0 * plat.uses / res_r))
+            dh.append(float(1000.0 * needs_by_region[r] * plat.demand * plat.coverage / res_r))
         else:
             uh.append(0.0)
             dh.append(0.0)
@@ -646,11 +649,15 @@ def split_and_update_use(model, needs_by_region, lay: Layout | None = None) -> l
             else:
                 uh.append(0.0)
                 dh.append(0.0)
-            used = sum(uh)
-            rate = float(used / len(uh))
+            used = sum(uh)  # Python floats only (appended here and by update_use): no float() needed
+            rate = used / len(uh)
             pl.use_rate = rate
-            dom = float(sum(dh))
-            benefit = min(1.0, float(used) / dom) if dom > 0 else 0.0
+            dom = sum(dh)
+            if dom > 0:
+                benefit = used / dom
+                benefit = benefit if benefit < 1.0 else 1.0  # min(1.0, ·), NaN included
+            else:
+                benefit = 0.0
             pl.benefit = benefit
             pl.zombie = rate < z
             if pl.demand >= dt:
