@@ -127,16 +127,12 @@ def output_columns(values) -> list[str]:
     """
     from .config import _did_you_mean
 
-    text = values["scenario.outputs"]
+    asked = [c.strip() for c in values["scenario.outputs"].split(",") if c.strip()]
     known = metrics.output_names()
-    asked = [c.strip() for c in text.split(",") if c.strip()]
-    if not asked:
-        return known
     for c in asked:
         if c not in known:
             raise ScenarioError(f"unknown output column {c!r}" + _did_you_mean(c, known), key="scenario.outputs")
-    wanted = {"step", *asked}
-    return [c for c in known if c in wanted]  # in declaration order
+    return list(metrics.select_outputs(asked or None))
 
 _EMPTY_COUNTS = {"needs": 0, "needs_online": 0, "needs_offline": 0, "needs_unmet": 0,
                  "online_attempts": 0, "online_failures": 0, "hours": 0.0}
@@ -261,6 +257,8 @@ class GovModel(mesa.Model):
         self._schedule = tuple(getattr(self, f"_{name}") for name in self.schedule)
         self.quality = regional_quality(self)
         self.output_columns = output_columns(self.params)
+        # only the reporters of the chosen columns run (None: all of them)
+        self._collect_names = tuple(self.output_columns) if self.params["scenario.outputs"].strip() else None
         self.latest: dict = {}
         self.datacollector = _RowCollector(
             model_reporters={name: (lambda m, name=name: m.latest[name]) for name in self.output_columns}
@@ -345,7 +343,7 @@ class GovModel(mesa.Model):
         return times
 
     def _collect(self) -> None:
-        self.latest = metrics.collect(self)
+        self.latest = metrics.collect(self, self._collect_names)
         self.datacollector.collect(self)
 
     # -- running -------------------------------------------------------------------

@@ -149,7 +149,7 @@ def foundation(overrides=None):
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "plain_mesa" / "foundation.toml"
-    return govsim.load_scenario(path, {"citizens.n": 1500, **(overrides or {})})
+    return govsim.load_scenario(path, {"citizens.n": 1500, "scenario.outputs": "", **(overrides or {})})
 
 
 def test_citizens_schedule_equals_full_where_governments_are_inert():
