@@ -551,11 +551,25 @@ def setup(model) -> None:
 
 @jit
 def _unhappy_by_region(active, satisfaction, below, region, n):  # pragma: no cover - compiled
-    """Citizens among ``active`` whose satisfaction is below ``below``, per region (one pass)."""
+    """Citizens among ``active`` whose satisfaction is below ``below``, per region (one pass).
+
+    Citizens are numbered by region, so the count runs in a local variable
+    until the region changes (integer counts: the order does not matter), and
+    the comparison is added, not branched on.
+    """
     out = np.zeros(n, dtype=np.int64)
+    if active.size == 0:
+        return out
+    last = region[active[0]]
+    count = 0
     for i in active:
-        if satisfaction[i] < below:
-            out[region[i]] += 1
+        r = region[i]
+        if r != last:
+            out[last] += count
+            last = r
+            count = 0
+        count += np.int64(satisfaction[i] < below)
+    out[last] += count
     return out
 
 

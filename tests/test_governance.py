@@ -238,3 +238,12 @@ def test_unhappy_citizens_counted_as_by_numpy():
         got = governments._unhappy_by_region(active, pop.satisfaction, pop.satisfaction.dtype.type(below),
                                              pop.region, m.n_regions)
         np.testing.assert_array_equal(got, ref)
+    # citizens in any order (the kernel counts runs of one region), and no one active
+    rng = np.random.default_rng(1)
+    shuffled = rng.permutation(active)
+    ref = np.bincount(pop.region[shuffled[pop.satisfaction[shuffled] < np.float32(0.4)]].astype(np.intp),
+                      minlength=m.n_regions)
+    got = governments._unhappy_by_region(shuffled, pop.satisfaction, np.float32(0.4), pop.region, m.n_regions)
+    np.testing.assert_array_equal(got, ref)
+    empty = governments._unhappy_by_region(active[:0], pop.satisfaction, np.float32(0.4), pop.region, m.n_regions)
+    np.testing.assert_array_equal(empty, np.zeros(m.n_regions, dtype=np.int64))
