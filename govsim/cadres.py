@@ -184,36 +184,7 @@ def platform_counts(model) -> np.ndarray:
     return np.array(_pl().layout(model).n_plat, dtype=float)
 
 
-_DEMAND = ("checkin", "entry", "trace", "demand")
 _SPLIT = ("budget", "checkin", "entry", "trace", "demand", "served", "unserved", "extra", "service")
-
-
-def _demand_lists(model) -> tuple[list, dict[str, list]]:
-    """Cadres per region and the formalism hours demanded by component, as lists of Python floats.
-
-    The float64 operations of the equations, in the order written (the same
-    bits as the array forms).
-    """
-    p = model.params
-    lay = _pl().layout(model)
-    per10k = p["cadres.per_10k_citizens"]
-    cadres = [x * per10k / 10_000.0 for x in _residents_list(model)]
-    merged = getattr(model, "reports_merged", None)
-    merged = [False] * model.n_regions if merged is None else np.asarray(merged).tolist()
-    fpa, h_chk, h_entry = p["formalism.forms_per_app"], p["formalism.checkin_hours"], p["formalism.entry_hours"]
-    h_trace = p["formalism.trace_hours"]
-    w = float(p["government.metric_weight"])
-    checkin, entry, trace, demand = [], [], [], []
-    for c, n_plat, mrg, sh in zip(cadres, lay.n_plat, merged, _pl()._sharing(lay)):
-        forms = (min(n_plat, 1.0) if mrg else n_plat) * fpa
-        ch = c * n_plat * h_chk
-        en = c * forms * h_entry * (1.0 - sh)
-        tr = c * w * h_trace
-        checkin.append(ch)
-        entry.append(en)
-        trace.append(tr)
-        demand.append(ch + en + tr)
-    return cadres, {"checkin": checkin, "entry": entry, "trace": trace, "demand": demand}
 
 
 def formalism_demand(model) -> dict[str, np.ndarray]:
@@ -225,8 +196,8 @@ def formalism_demand(model) -> dict[str, np.ndarray]:
         ``checkin``, ``entry``, ``trace`` and their sum ``demand``: arrays of
         hours per region (see the module docstring for the equations).
     """
-    _, out = _demand_lists(model)
-    return {k: np.array(v, dtype=float) for k, v in out.items()}
+    out = _time_lists(model)
+    return {k: np.array(out[k], dtype=float) for k in ("checkin", "entry", "trace", "demand")}
 
 
 def _time_lists(model) -> dict[str, list]:
