@@ -483,7 +483,7 @@ def regional_quality(model) -> dict[str, np.ndarray]:
 
     Regions without a platform get zeros. Computed with Python floats over each
     region's few platforms (the float64 operations of the formulas, in
-    platform order), one small array per attribute at the end.
+    platform order); the five arrays are the rows of one small array.
     """
     n = model.n_regions
     if not model.platforms:
