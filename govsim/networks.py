@@ -634,12 +634,11 @@ class Network:
                 res = np.empty(self.n, dtype=np.float64)
             else:
                 res = out
-            mid = self._row_split()
-            if mid is None:
+            halves = self._halves()
+            if halves is None:
                 _row_sums(self.indptr, self.indices, xf, res, 0, self.n)
             else:  # two row halves on two threads (the kernel releases the GIL; every row is summed the same)
-                jobs = [_pool().submit(_row_sums, self.indptr, self.indices, xf, res, lo, hi)
-                        for lo, hi in ((0, mid), (mid, self.n))]
+                jobs = [_pool().submit(_row_sums, self.indptr, self.indices, xf, res, lo, hi) for lo, hi in halves]
                 for job in jobs:
                     job.result()
             if out is not None and res is not out:
@@ -653,15 +652,16 @@ class Network:
         np.copyto(out, y)
         return out
 
-    def _row_split(self) -> int | None:
-        """The row that splits the stored entries in two halves for a two-thread sum; None if small or on one core."""
+    def _halves(self, mat: Any = None) -> list[tuple[int, int]] | None:
+        """Row halves ``[(0, mid), (mid, n)]`` with equal stored entries for a two-thread sum; None if small or on
+        one core (``mat`` is ignored: the rows are the network's)."""
         nnz = self.indices.size
         if nnz < PARALLEL_MIN_NNZ or _n_threads() < 2:
             return None
         mid = self.__dict__.get("_row_split_cache")
         if mid is None:
             mid = self.__dict__["_row_split_cache"] = int(np.searchsorted(self.indptr, nnz // 2))
-        return mid
+        return [(0, mid), (mid, self.n)]
 
     def neighbour_share(self, x: Any, out: np.ndarray | None = None) -> np.ndarray:
         """Mean of ``x`` over each node's neighbours: ``neighbour_sum / degree``.
