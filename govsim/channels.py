@@ -284,6 +284,8 @@ class ChannelState:
     aware_share: np.ndarray | None = None
     packed: np.ndarray | None = None
     pack_buf: np.ndarray | None = None
+    literacy_buf: np.ndarray | None = None
+    inv_degree_lit32: np.ndarray | None = None
     needs_u: np.ndarray | None = None
     needs_lam: np.ndarray | None = None
     needs_p0: np.ndarray | None = None
@@ -529,24 +531,63 @@ def _neighbour_sums(model, aware: bool = False) -> None:
     else:
         n = pop.n
         if st.pack_buf is None or st.pack_buf.shape != (3, n):
-            st.pack_buf = np.empty((3, n), dtype=np.float64)  # x, A @ x, packed (int64 view): reused
-        x, y, packed = st.pack_buf[0], st.pack_buf[1], st.pack_buf[2].view(np.int64)
-        np.multiply(pop.literacy, 2.0 ** LITERACY_BITS, out=x, dtype=np.float64)
-        np.multiply(pop.adopted.view(np.uint8), 2.0 ** shift, out=y)  # 0 or 2^s, exact
-        x += y
-        if aware and st.aware_shift is not None:
-            np.multiply(pop.aware.view(np.uint8), 2.0 ** st.aware_shift, out=y)
-            x += y
-            st.aware_in_pack = True
-        net.neighbour_sum(x, out=y)
-        np.copyto(packed, y, casting="unsafe")  # truncates the literacy sum to the 2^-20 below
+            st.pack_buf = np.empty((3, n), dtype=np.float64)  # x, aware share, packed (int64 view): reused
+            st.literacy_buf = np.empty(n, dtype=np.float32)
+            st.inv_degree_lit32 = st.inv_degree_lit.astype(np.float32)
+        x, share, packed = st.pack_buf[0], st.pack_buf[1], st.pack_buf[2].view(np.int64)
+        with_aware = aware and st.aware_shift is not None
+        a_shift = st.aware_shift if with_aware else 0
+        _pack_state(pop.literacy, pop.adopted, pop.aware, with_aware, float(2 ** shift), float(2 ** a_shift), x)
+        args = (net.indptr, net.indices, x, shift, a_shift, with_aware, st.inv_degree_lit32, st.degree_div,
+                packed, st.literacy_buf, share)
+        halves = net._halves()
+        if halves is None:
+            _unpack_neighbour_sums(*args, 0, n)
+        else:  # two row halves on two threads (the kernel releases the GIL; every row is computed the same)
+            from .networks import _pool
+
+            for job in [_pool().submit(_unpack_neighbour_sums, *args, lo, hi) for lo, hi in halves]:
+                job.result()
         st.packed = packed
-        low = np.bitwise_and(packed, (1 << shift) - 1, out=y.view(np.int64))
-        st.neighbour_literacy = np.multiply(low, st.inv_degree_lit, dtype=np.float32)
+        st.neighbour_literacy = st.literacy_buf
+        st.aware_in_pack = with_aware
+        if with_aware:
+            st.aware_share = share
         st.social_share = None  # decoded on demand (the choice needs it for a few citizens only)
     if aware and not st.aware_in_pack:
         st.aware_share = net.neighbour_share(pop.aware)
     st.shares_step = model.time_step
+
+
+@jit
+def _pack_state(literacy, adopted, aware, with_aware, adopted_bit, aware_bit, x):
+    """x = L × 2^20 + adopted × 2^s (+ aware × 2^a): every term and sum exact in float64."""
+    scale = np.float64(2.0 ** LITERACY_BITS)
+    for i in range(x.size):
+        v = np.float64(literacy[i]) * scale
+        if adopted[i]:
+            v += adopted_bit
+        if with_aware and aware[i]:
+            v += aware_bit
+        x[i] = v
+
+
+@jit
+def _unpack_neighbour_sums(indptr, indices, x, shift, a_shift, with_aware, inv_degree_lit32, degree_div,
+                           packed, neighbour_lit, aware_share, row_lo, row_hi):
+    """Rows ``row_lo .. row_hi``: the neighbour sum of x (row order from 0.0, as scipy's CSR product, so the same
+    bits), truncated to an integer, and its decoding: the neighbours' mean literacy (float32, as numpy's float32
+    multiply of the low bits by 2^-20 / degree) and, with ``with_aware``, the aware share (float64)."""
+    low_mask = (np.int64(1) << shift) - 1
+    for i in range(row_lo, row_hi):
+        s = 0.0
+        for e in range(np.uint64(indptr[i]), np.uint64(indptr[i + 1])):
+            s += x[np.uint64(indices[e])]
+        p = np.int64(s)  # truncates the literacy sum to the 2^-20 below
+        packed[i] = p
+        neighbour_lit[i] = np.float32(p & low_mask) * inv_degree_lit32[i]
+        if with_aware:
+            aware_share[i] = np.float64(p >> a_shift) / degree_div[i]
 
 
 def _adopters(st, rows=slice(None)) -> np.ndarray:

@@ -405,3 +405,29 @@ def test_ration_boundary_matches_slow_reference():
                         want[i] = used < capacity[r] or cost[i] <= 0
                         used += cost[i]
         np.testing.assert_array_equal(served, want)
+
+
+def test_packed_neighbour_sums_equal_their_numpy_formulation(monkeypatch):
+    """The fused pack / neighbour-sum / unpack kernels give, bit for bit, the shares of the numpy formulation
+    (x = L·2^20 + adopted·2^s + aware·2^a; A @ x truncated; low bits × 2^-20 / degree in float32), on one thread
+    and on two row halves."""
+    from govsim import networks
+    from govsim.channels import _neighbour_sums
+
+    model = govsim.GovModel(govsim.load_scenario("baseline", {"citizens.n": 3000}), rng=5)
+    model.run(4)
+    pop, net, st = model.citizens, model.network, model.channel_state
+    x = pop.literacy.astype(np.float64) * 2.0 ** 20 + pop.adopted * 2.0 ** st.pack_shift \
+        + pop.aware * 2.0 ** st.aware_shift
+    packed = (net.to_scipy() @ x).astype(np.int64)
+    lit = np.multiply(packed & ((1 << st.pack_shift) - 1), st.inv_degree_lit, dtype=np.float32)
+    aware = net.neighbour_share(pop.aware)
+    for threads in (False, True):
+        if threads:
+            monkeypatch.setattr(networks, "PARALLEL_MIN_NNZ", 1)
+            monkeypatch.setattr(networks, "_n_threads", lambda: 2)
+        st.shares_step = -1
+        _neighbour_sums(model, aware=True)
+        np.testing.assert_array_equal(st.packed, packed)
+        np.testing.assert_array_equal(st.neighbour_literacy, lit)
+        np.testing.assert_array_equal(st.aware_share, aware)
