@@ -447,7 +447,18 @@ def _group_sizes(model) -> tuple[float, float, list[float]]:
     return cached
 
 
-@register_reporter(columns=_CORE_COLUMNS)
+_RATE_COLUMNS = ("step", "adoption_rate", "aware_rate")
+
+
+@register_reporter(columns=_RATE_COLUMNS)
+def _rates(model) -> dict:
+    """The step and the two population rates alone: what a diffusion run collects, two counts and no tallies."""
+    pop = model.citizens
+    return {"step": int(model.time_step), "adoption_rate": np.count_nonzero(pop.adopted) / pop.n,
+            "aware_rate": np.count_nonzero(pop.aware) / pop.n}
+
+
+@register_reporter(columns=tuple(c for c in _CORE_COLUMNS if c not in _RATE_COLUMNS))
 def _core(model) -> dict:
     pop = model.citizens
     c = model.step_counts
@@ -455,7 +466,7 @@ def _core(model) -> dict:
     k = len(AGE_GROUPS)
     lab, key_counts = key_labels(model)
     bounds = label_bounds(model)
-    by_key, n_aware = _adopters_aware(lab, _NO_BOUNDS if bounds is None else bounds, _flags(pop.adopted),
+    by_key, _ = _adopters_aware(lab, _NO_BOUNDS if bounds is None else bounds, _flags(pop.adopted),
                                       _flags(pop.aware), key_counts.size)
     keys = by_key.tolist()
     by_group = [sum(keys[g::2 * k]) for g in range(2 * k)]  # exact counts: rural ages, then urban ages
@@ -469,9 +480,6 @@ def _core(model) -> dict:
     attempts = float(c["online_attempts"])
     f64 = np.float64
     row = {
-        "step": int(model.time_step),
-        "adoption_rate": (rural + urban) / n,
-        "aware_rate": n_aware / n,
         "online_need_share": float(c["needs_online"]) / needs if needs > 0 else 0.0,
         "adoption_urban": a_urban,
         "adoption_rural": a_rural,

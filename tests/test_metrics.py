@@ -177,7 +177,7 @@ def test_select_outputs_orders_checks_and_adds_step():
 
 def test_collect_a_subset_gives_the_same_values_and_skips_other_reporters(model, registry):
     full = metrics.collect(model)
-    names = metrics.select_outputs(["adoption_rate", "ci_time_cost_literacy", "outcome_score"])
+    names = metrics.select_outputs(["adoption_rate", "exclusion_rate", "ci_time_cost_literacy", "outcome_score"])
     calls = []
     metrics.declare_output("test_extra", "-", "a column of a test reporter")
 
@@ -193,6 +193,7 @@ def test_collect_a_subset_gives_the_same_values_and_skips_other_reporters(model,
     assert len(calls) == 1
     needed = metrics.reporters_for(names)
     assert _extra not in needed and metrics._core in needed and divide._divide in needed
+    assert metrics.reporters_for(["step", "adoption_rate"]) == [metrics._rates]  # a diffusion run's one reporter
     assert metrics.collect(model, names) == sub and len(calls) == 1  # now skipped
     assert metrics.collect(model, ["test_extra"]) == {"test_extra": 1.0}
 
