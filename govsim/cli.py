@@ -62,13 +62,18 @@ def _output_columns(scenario, key: str, default: list[str]) -> list[str]:
     from .config import _did_you_mean
     from .metrics import output_names
 
+    from .model import output_columns
+
     text = scenario.values.get(key, "")
-    cols = [c.strip() for c in text.split(",") if c.strip()] or list(default)
+    collected = output_columns(scenario.values)
+    asked = [c.strip() for c in text.split(",") if c.strip()]
     known = output_names()
-    for c in cols:
+    for c in asked:
         if c not in known:
             raise ScenarioError(f"unknown output column {c!r}" + _did_you_mean(c, known), key=key)
-    return cols
+        if c not in collected:
+            raise ScenarioError(f"column {c!r} is not collected: add it to scenario.outputs", key=key)
+    return asked or [c for c in default if c in collected]
 
 
 def report_columns(scenario) -> list[str]:
@@ -128,12 +133,12 @@ def cmd_run(args) -> int:
             results.write_table(df, tmp, "results")
             results.write_json(tmp / "manifest.json", results.manifest(
                 scenario, command="run", experiment_seed=args.seed, runs=[{"index": 0, "seed": seed}],
-                steps=steps, columns={o.name: {"unit": o.unit, "doc": o.doc} for o in metrics.outputs()}))
+                steps=steps, columns={o.name: {"unit": o.unit, "doc": o.doc} for o in metrics.outputs() if o.name in df}))
             fig = plotting.plot_summary(df, title=scenario.name)
             fig.savefig(tmp / "summary.png", dpi=110)
         final = df.iloc[-1]
-        print(f"{scenario.name}: {steps} steps, seed {args.seed}; final adoption_rate "
-              f"{final['adoption_rate']:.3f}, online_need_share {final['online_need_share']:.3f}; wrote {out}/")
+        shown = ", ".join(f"{c} {final[c]:.3f}" for c in ("adoption_rate", "online_need_share") if c in df)
+        print(f"{scenario.name}: {steps} steps, seed {args.seed}; final {shown or 'step ' + str(steps)}; wrote {out}/")
         return 0
 
     df = runner.run_scenario(scenario, args.seed, steps, reps, args.arm, progress=_progress_printer(scenario.name))
@@ -153,7 +158,7 @@ def cmd_run(args) -> int:
         results.write_json(tmp / "manifest.json", results.manifest(
             scenario, command="run", experiment_seed=args.seed, steps=steps, reps=reps,
             runs=[{"index": i, "arm": a, "rep": r, "seed": run_seed(args.seed, i)} for i, a, r in plan],
-            columns={o.name: {"unit": o.unit, "doc": o.doc} for o in metrics.outputs()}))
+            columns={o.name: {"unit": o.unit, "doc": o.doc} for o in metrics.outputs() if o.name in df}))
         fig = plotting.plot_bands(bands, cols, title=f"{scenario.name}: mean and 95 % band over {reps} seeds")
         fig.savefig(tmp / "figure.png", dpi=110)
     print(heading)

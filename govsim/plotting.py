@@ -22,12 +22,13 @@ def plot_summary(df: pd.DataFrame, title: str = ""):
     """Four panels of one run's results over time; returns the Figure."""
     fig, axes = plt.subplots(2, 2, figsize=(10, 7), sharex=True, constrained_layout=True)
     for ax, (name, cols) in zip(axes.flat, SUMMARY_PANELS, strict=True):
-        for c in cols:
-            if c in df:
-                ax.plot(df["step"], df[c], label=c)
+        drawn = [c for c in cols if c in df]  # a run may collect only some columns (scenario.outputs)
+        for c in drawn:
+            ax.plot(df["step"], df[c], label=c)
         ax.set_title(name)
         ax.set_ylim(-0.02, 1.02)
-        ax.legend(fontsize=7)
+        if drawn:
+            ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
     for ax in axes[1]:
         ax.set_xlabel("step (month)")

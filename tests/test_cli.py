@@ -89,6 +89,10 @@ BAD = [
     (["--arm", "nope"], "unknown arm 'nope'"),
     (["--set", "scenario.summary=adoption_rat"], "scenario.summary: unknown output column 'adoption_rat'"),
     (["--bogus"], "unrecognized arguments"),
+    (["--set", "scenario.outputs=adoption_rate,mean_trst"], "scenario.outputs: unknown output column 'mean_trst'"),
+    (["--set", "scenario.outputs=adoption_rate", "--set", "scenario.report=mean_trust"],
+     "scenario.report: column 'mean_trust' is not collected: add it to scenario.outputs"),
+    (["--set", "scenario.processes=diffusion"], "scenario.processes: 'diffusion' runs the adoption rule alone"),
 ]
 
 
@@ -143,3 +147,16 @@ def test_existing_output_is_replaced_only_on_success(tmp_path):
     assert main(["run", "baseline", "--set", "citizens.n=0", "--out", str(out)]) == 2
     assert (out / "results.parquet").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o"]  # no temporary leftovers
+
+
+@pytest.mark.parametrize("reps", [1, 2])
+def test_run_collects_only_the_chosen_outputs(tmp_path, capsys, reps):
+    out = tmp_path / "out"
+    code = main(["run", "baseline", "--set", "citizens.n=400", "--set", "scenario.outputs=exclusion_rate,adoption_rate",
+                 "--steps", "3", "--reps", str(reps), "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    df = pd.read_parquet(out / "results.parquet")
+    assert [c for c in df.columns if c not in ("arm", "rep", "seed", "run")] == ["step", "adoption_rate",
+                                                                                "exclusion_rate"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert sorted(manifest["columns"]) == ["adoption_rate", "exclusion_rate", "step"]
