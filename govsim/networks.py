@@ -258,6 +258,42 @@ def _edge_keys(u: np.ndarray, v: np.ndarray, n: int) -> np.ndarray:
     return lo
 
 
+@jit
+def _unique_new(sorted_cand, keys):
+    """Distinct values of sorted ``sorted_cand`` that are not in sorted-unique ``keys`` (one merge walk)."""
+    out = np.empty(sorted_cand.size, dtype=np.int64)
+    c = 0
+    j = 0
+    nk = keys.size
+    for i in range(sorted_cand.size):
+        x = sorted_cand[i]
+        if i > 0 and x == sorted_cand[i - 1]:
+            continue
+        while j < nk and keys[j] < x:
+            j += 1
+        if j < nk and keys[j] == x:
+            continue
+        out[c] = x
+        c += 1
+    return out[:c]
+
+
+@jit
+def _merge_sorted(a, b):
+    """Sorted union of two sorted int64 arrays with no value in common."""
+    out = np.empty(a.size + b.size, dtype=np.int64)
+    i = 0
+    j = 0
+    for o in range(out.size):
+        if j >= b.size or (i < a.size and a[i] < b[j]):
+            out[o] = a[i]
+            i += 1
+        else:
+            out[o] = b[j]
+            j += 1
+    return out
+
+
 def _merge_new_keys(
     keys: np.ndarray, cand: np.ndarray, need: int, rng: np.random.Generator
 ) -> np.ndarray:
@@ -267,17 +303,17 @@ def _merge_new_keys(
     ``need`` new keys remain, a uniformly random subset of ``need`` of them is
     kept (a choice that does not depend on the key values, so uniform
     samplers stay uniform).  Returns the merged sorted-unique key array.
+    (One sort of ``cand``, then compiled merge walks: :func:`_unique_new`,
+    :func:`_merge_sorted`.)
     """
-    new = _sorted_unique(cand)
-    if keys.size:
-        new = new[~_in_sorted(keys, new)]
+    new = _unique_new(np.sort(cand), keys)
     extra = new.size - need
     if extra > 0:
         drop = rng.choice(new.size, size=extra, replace=False)
         new = np.delete(new, drop)
     if keys.size == 0:
         return new
-    return np.insert(keys, np.searchsorted(keys, new), new)
+    return _merge_sorted(keys, new)
 
 
 def _add_uniform_edges(
@@ -327,54 +363,53 @@ def _add_uniform_edges(
 # --------------------------------------------------------------------------
 # the one shared CSR construction
 # --------------------------------------------------------------------------
+@jit
+def _csr_fill(n, keys, indptr, indices):
+    """Fill ``indptr`` (length ``n + 1``) and ``indices`` from sorted-unique upper keys (two passes)."""
+    lo_cnt = np.zeros(n + 1, dtype=np.int64)
+    for j in range(keys.size):
+        k = keys[j]
+        a = k // n
+        b = k - a * n
+        indptr[a + 1] += 1
+        lo_cnt[b] += 1
+    # row r: lower part (neighbours below r) at indptr[r], upper part right after it
+    up_pos = np.empty(n, dtype=np.int64)
+    lo_pos = np.empty(n, dtype=np.int64)
+    acc = 0
+    for r in range(n):
+        lo_pos[r] = acc
+        up_pos[r] = acc + lo_cnt[r]
+        acc += lo_cnt[r] + indptr[r + 1]
+        indptr[r + 1] = acc
+    indptr[0] = 0
+    for j in range(keys.size):
+        k = keys[j]
+        a = k // n
+        b = k - a * n
+        indices[up_pos[a]] = b
+        up_pos[a] += 1
+        indices[lo_pos[b]] = a
+        lo_pos[b] += 1
+
+
 def _csr_from_keys(n: int, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Symmetric CSR ``(indptr, indices)`` from sorted-unique upper keys.
 
     ``keys`` must be sorted, distinct int64 values ``u * n + v`` with
     ``u < v``.  Row ``r`` of the result is [neighbours below ``r``] followed by
-    [neighbours above ``r``]; the upper part of every row already comes out of
-    ``keys`` in order, the lower part needs one sort of the transposed keys.
-    Everything is O(m) array work plus one O(m log m) ``np.sort``; the element
-    work runs in chunks so that temporaries stay small next to the output.
+    [neighbours above ``r``].  One compiled pass (:func:`_csr_fill`) counts
+    both parts of every row, a second places every key twice: ``v`` into the
+    upper part of row ``u`` and ``u`` into the lower part of row ``v``.  As
+    the keys are sorted by ``(u, v)``, both parts fill in ascending order, so
+    no further sort is needed; everything is O(n + m).
     """
-    m = int(keys.size)
+    keys = np.ascontiguousarray(keys, dtype=np.int64)
     idx_dtype = np.int32 if n < 2**31 else np.int64
-    up_cnt = np.zeros(n, dtype=np.int64)
-    lo_cnt = np.zeros(n, dtype=np.int64)
-    lk = np.empty(m, dtype=np.int64)  # transposed keys v * n + u
-    for s in range(0, m, _CHUNK):
-        kc = keys[s : s + _CHUNK]
-        a = kc // n
-        b = kc - a * n
-        up_cnt += np.bincount(a, minlength=n)
-        lo_cnt += np.bincount(b, minlength=n)
-        np.multiply(b, n, out=lk[s : s + _CHUNK])
-        lk[s : s + _CHUNK] += a
     indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(up_cnt + lo_cnt, out=indptr[1:])
-    up_cum = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(up_cnt, out=up_cum[1:])
-    lo_cum = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(lo_cnt, out=lo_cum[1:])
-    del up_cnt, lo_cnt
-    indices = np.empty(2 * m, dtype=idx_dtype)
-    # upper entry j (row a_j, rank j - up_cum[a_j] in its upper part) goes to
-    # indptr[a_j] + lo_cnt[a_j] + j - up_cum[a_j] == j + lo_cum[a_j + 1]
-    for s in range(0, m, _CHUNK):
-        kc = keys[s : s + _CHUNK]
-        a = kc // n
-        dest = lo_cum[a + 1]
-        dest += np.arange(s, s + kc.size, dtype=np.int64)
-        indices[dest] = kc - a * n
-    # lower entries (row v, col u) sorted by (v, u): entry i of row r goes to
-    # indptr[r] + i - lo_cum[r] == i + up_cum[r]
-    lk.sort()
-    for s in range(0, m, _CHUNK):
-        kc = lk[s : s + _CHUNK]
-        r = kc // n
-        dest = up_cum[r]
-        dest += np.arange(s, s + kc.size, dtype=np.int64)
-        indices[dest] = kc - r * n
+    indices = np.empty(2 * keys.size, dtype=idx_dtype)
+    if n:
+        _csr_fill(n, keys, indptr, indices)
     return indptr, indices
 
 
@@ -1135,6 +1170,55 @@ def barabasi_albert(n: int, mean_degree: float, rng: np.random.Generator) -> Net
     )
 
 
+@jit
+def _homophily_highs(ps, u, p_within, pos_block, size, n, has_singletons, one_block, within, high):
+    """Per proposal: within its source's block or not, and the number of possible targets.
+
+    Within (``u < p_within``; never for a block of one, always when there is
+    only one block): the ``ns - 1`` other members of the source's block of
+    size ``ns``; between: the ``n - ns`` nodes outside it.
+    """
+    for i in range(ps.size):
+        ns = size[pos_block[ps[i]]]
+        w = u[i] < p_within
+        if has_singletons and ns < 2:
+            w = False
+        if one_block:
+            w = True
+        within[i] = w
+        high[i] = ns - 1 if w else n - ns
+
+
+@jit
+def _homophily_keys(ps, t, within, pos_block, size, off, order, n):
+    """Edge keys of the proposals: target position from the uniform draw ``t``, skipping the source.
+
+    Within: ``no + t``, plus 1 from the source's own position on (``no`` the
+    block's first position); between: ``t``, plus ``ns`` from the block's
+    first position on.  Positions are mapped to nodes by ``order``; the key
+    is ``min * n + max``.
+    """
+    out = np.empty(ps.size, dtype=np.int64)
+    for i in range(ps.size):
+        p = ps[i]
+        b = pos_block[p]
+        no = off[b]
+        tt = t[i]
+        if within[i]:
+            tt += no
+            if tt >= p:
+                tt += 1
+        elif tt >= no:
+            tt += size[b]
+        a = np.int64(order[p])
+        c = np.int64(order[tt])
+        if a < c:
+            out[i] = a * n + c
+        else:
+            out[i] = c * n + a
+    return out
+
+
 def homophily(
     groups: Any, mean_degree: float, mixing: float, rng: np.random.Generator
 ) -> Network:
@@ -1224,22 +1308,12 @@ def homophily(
     def propose(k: int) -> np.ndarray:
         # work in positions of `order`: a uniform position is a uniform node
         ps = rng.integers(0, n, size=k)
-        b = pos_block[ps]
-        ns = size[b]
-        no = off[b]
-        del b
-        within = rng.random(k) < p_within
-        if has_singletons:
-            within &= ns >= 2  # alone in its block: only between edges
-        if one_block:
-            within[:] = True  # nobody outside: only within edges
-        # within: uniform over the other ns - 1 members -> no + t, skipping ps
-        # between: uniform over the n - ns outsiders -> t, skipping [no, no + ns)
-        t = rng.integers(0, np.where(within, ns - 1, n - ns))
-        t += np.where(within, no, 0)
-        thresh = np.where(within, ps, no)
-        t += np.where(t >= thresh, np.where(within, 1, ns), 0)
-        return _edge_keys(order[ps], order[t], n)
+        within = np.empty(k, dtype=np.bool_)
+        high = np.empty(k, dtype=np.int64)
+        _homophily_highs(ps, rng.random(k), p_within, pos_block, size, n, has_singletons, one_block,
+                         within, high)
+        t = rng.integers(0, high)
+        return _homophily_keys(ps, t, within, pos_block, size, off, order, n)
 
     keys = np.empty(0, dtype=np.int64)
     need = m
