@@ -150,6 +150,7 @@ import numpy as np
 from .citizens import AGE_GROUPS, ASSISTED, OFFLINE, ONLINE
 from .compiled import jit
 from .config import Param, declare
+from .platforms import layout
 
 # per-citizen outcome codes of the current step (model.step_outcome)
 NO_NEED, SERVED_OFFLINE, SERVED_ONLINE, SERVED_ASSISTED, UNMET, QUEUED = -1, 0, 1, 2, 3, 4
@@ -297,6 +298,8 @@ class ChannelState:
     shares_step: int = -1
     social_share: np.ndarray | None = None
     neighbour_literacy: np.ndarray | None = None
+    table_cache: dict | None = None
+    bufs: dict | None = None
 
 
 def setup(model) -> None:
@@ -452,16 +455,52 @@ _TABLE_NAMES = ("visits", "h_off", "h_as", "usability", "pe", "coverage", "relia
 _QUALITY_NAMES = ("integration", "usability", "coverage", "reliability", "security")
 
 
-def _key_table(model, quality: dict[str, np.ndarray]) -> np.ndarray:
-    """This step's per-key quantities as one float32 array (rows ``_TABLE_NAMES``, columns keys)."""
+def _key_table(model, quality: dict[str, np.ndarray], cache: dict | None = None) -> np.ndarray:
+    """This step's per-key quantities as one float32 array (rows ``_TABLE_NAMES``, columns keys).
+
+    With ``cache`` (a dict kept by the caller), one table is kept and
+    recomputed in place only when its inputs (the quality values, the
+    parameters) have changed since the last call (:func:`_key_table_update`);
+    the caller must not change it or keep it beyond the step.
+    """
     p = model.params
+    prm = (p["channels.rural_travel_hours"], p["channels.extra_visits"], p["channels.offline_hours"],
+           p["assisted.citizen_hours"], p["channels.elderly_usability_boost"], p["channels.online_hours"])
+    if cache is not None:
+        n_regions = model.n_regions
+        if cache.get("n") != n_regions:
+            cache["n"] = n_regions
+            cache["q"] = np.full((5, n_regions), np.nan)
+            cache["tab"] = np.empty((8, n_regions * N_GROUPS), dtype=np.float32)
+            cache["prm"] = None
+        if cache["prm"] != prm:
+            cache["prm"] = prm
+            cache["prm_arr"] = np.array(prm, dtype=np.float64)
+            cache["q"].fill(np.nan)  # forces a recomputation
+        _key_table_update(quality["integration"], quality["usability"], quality["coverage"],
+                          quality["reliability"], quality["security"], cache["prm_arr"], cache["q"], cache["tab"])
+        return cache["tab"]
     q = np.empty((5, model.n_regions))
     for row, name in enumerate(_QUALITY_NAMES):
         q[row] = quality[name]
-    prm = np.array([p["channels.rural_travel_hours"], p["channels.extra_visits"], p["channels.offline_hours"],
-                    p["assisted.citizen_hours"], p["channels.elderly_usability_boost"], p["channels.online_hours"]],
-                   dtype=np.float64)
-    return _key_table_kernel(q, prm)
+    return _key_table_kernel(q, np.array(prm, dtype=np.float64))
+
+
+@jit
+def _key_table_update(integ, us, cov, rel, sec, prm, q, tab):
+    """Recompute ``tab`` (as :func:`_key_table_kernel`) if the quality values differ from ``q`` (then kept in q)."""
+    same = True
+    for r in range(q.shape[1]):
+        if (q[0, r] != integ[r] or q[1, r] != us[r] or q[2, r] != cov[r] or q[3, r] != rel[r]
+                or q[4, r] != sec[r]):
+            same = False
+        q[0, r] = integ[r]
+        q[1, r] = us[r]
+        q[2, r] = cov[r]
+        q[3, r] = rel[r]
+        q[4, r] = sec[r]
+    if not same:
+        tab[:, :] = _key_table_kernel(q, prm)
 
 
 @jit
@@ -980,8 +1019,8 @@ _F_QUEUED, _F_COVER, _F_REACH, _F_ONLINE_OK, _F_UNMET = 1, 2, 4, 8, 16
 @jit
 def _serve_prepare(active, needs, ckey, pending, waited_st, queue_channel, has_queue, offline_open, assisted_on,
                    hc_off, hc_as, u_cover, tab, aware, access, lapsed_until, check_lapse, t, uses_choice,
-                   literacy, trust, privacy, si, fc, coef, cap_all, patience, wait_h, b_time, asc_assisted,
-                   key, new, handled, waited, qch, flags, ex, ex64):
+                   literacy, trust, privacy, si, si_packed, packed, inv_degree, pack_shift, count_mask, fc, coef,
+                   cap_all, patience, wait_h, b_time, asc_assisted, key, new, handled, waited, qch, flags, ex, ex64):
     """First pass of the service (see :func:`serve_needs`): queue moves, channels open, exponents.
 
     Writes per active citizen: key, new needs, needs handled, steps waited,
@@ -990,7 +1029,9 @@ def _serve_prepare(active, needs, ckey, pending, waited_st, queue_channel, has_q
     online is open, choice model), ``ex[1]`` the success logit's exponent
     (where online is open), ``ex[2]`` b_tr × trust (assisted) -- and per key
     the float64 exponents of the offline and assisted logit weights
-    (``ex64[0]``, ``ex64[1]``) with the expected wait by Little's law. The
+    (``ex64[0]``, ``ex64[1]``) with the expected wait by Little's law. With
+    ``si_packed`` SI is decoded from the packed neighbour sums for the active
+    citizens only (see :func:`neighbour_shares`). The
     exponentials are taken by numpy between the passes (the same ``exp`` as
     the vectorised form).
     """
@@ -1058,7 +1099,10 @@ def _serve_prepare(active, needs, ckey, pending, waited_st, queue_channel, has_q
                 v = tab[4, kk] * b_pe
                 v += asc_on
                 v += b_ee * lit * usab
-                v += b_si * si[a]
+                if si_packed:  # SI decoded here, as neighbour_shares does (float32 count × float32 1/degree)
+                    v += b_si * (np.float32((packed[a] >> pack_shift) & count_mask) * np.float32(inv_degree[a]))
+                else:
+                    v += b_si * si[a]
                 v += b_fc * fc[a]
                 v += b_tr * trust[a]
                 v -= b_pr * privacy[a] * tab[7, kk]
@@ -1360,7 +1404,9 @@ def serve_needs(model, needs: np.ndarray, quality: dict[str, np.ndarray], rng: n
     cadre_cap = np.asarray(model.service_capacity, dtype=float)
     help_cap = helper_hours(model)
     cap_all = cadre_cap + help_cap
-    tab = _key_table(model, quality)
+    if st.table_cache is None:
+        st.table_cache = {}
+    tab = _key_table(model, quality, st.table_cache)
     as_region = assisted_on & (np.asarray(quality["reliability"]) > 0)
     as_key = np.repeat(as_region, N_GROUPS)
     uses_choice = bool(model.rule.uses_choice_model)
@@ -1374,42 +1420,49 @@ def serve_needs(model, needs: np.ndarray, quality: dict[str, np.ndarray], rng: n
         active = np.flatnonzero(needs)
     st.drawn_needs = st.drawn_index = None
     m = active.size
-    u_cover, u_choice, u_success = rng.random((3, m), dtype=np.float32)
+    b = _buffers(st, n)
+    u = b["u"][:3 * m].reshape(3, m)
+    rng.random(out=u, dtype=np.float32)
+    u_cover, u_choice, u_success = u
+    si = fc = pop.literacy  # not read unless the choice model needs them
+    si_packed = False
+    packed = inv_degree = st.key
+    pack_shift = count_mask = 0
     if uses_choice:
-        si, fc = neighbour_shares(model)
-    else:
-        si = fc = pop.literacy  # not read
+        _neighbour_sums(model)
+        fc = st.neighbour_literacy
+        if st.social_share is not None:
+            si = st.social_share
+        else:  # decoded in the kernel for the active citizens only
+            si_packed = True
+            packed, inv_degree, pack_shift = st.packed, st.inv_degree, st.pack_shift
+            count_mask = ((1 << (st.aware_shift - st.pack_shift)) - 1) if st.aware_in_pack else -1
     coef = np.array([p["utility.b_pe"], p["utility.asc_online"], p["utility.b_ee"], p["utility.b_si"],
                      p["utility.b_fc"], p["utility.b_tr"], p["utility.b_pr"], p["channels.skill_threshold"],
                      -1.0 / p["channels.skill_spread"]], dtype=f32)
-    key = np.empty(m, dtype=np.intp)
-    new = np.empty(m, dtype=np.int32)
+    key, new, waited, qch, flags = b["key"], b["new"], b["waited"], b["qch"], b["flags"]
     handled = np.empty(m, dtype=np.int32)
-    waited = np.empty(m, dtype=np.int32)
-    qch = np.empty(m, dtype=np.int8)
-    flags = np.empty(m, dtype=np.uint8)
-    ex = np.empty((3, m), dtype=f32)
-    ex64 = np.empty((2, tab.shape[1]))
+    ex = b["ex"][:3 * m].reshape(3, m)
+    ex64 = b["ex64"]
+    if ex64 is None or ex64.shape[1] != tab.shape[1]:
+        ex64 = b["ex64"] = np.empty((2, tab.shape[1]))
     _serve_prepare(active, needs, st.key, st.pending, st.waited, st.queue_channel, has_queue, offline_open,
                    assisted_on, hc_off, hc_as, u_cover, tab, pop.aware, pop.access, pop.lapsed_until,
-                   st.lapse_horizon > t, t, uses_choice, pop.literacy, pop.trust, pop.privacy, si, fc, coef,
+                   st.lapse_horizon > t, t, uses_choice, pop.literacy, pop.trust, pop.privacy, si, si_packed,
+                   packed, inv_degree, pack_shift, count_mask, fc, coef,
                    cap_all, float(patience), wait_h, float(p["utility.b_time"]), float(p["utility.asc_assisted"]),
                    key, new, handled, waited, qch, flags, ex, ex64)
     np.exp(ex, out=ex)
     np.exp(ex64, out=ex64)
-    choice = np.empty(m, dtype=np.int8)
-    success = np.empty(m, dtype=bool)
-    d_idx = np.empty(m, dtype=np.intp)
-    d_reg = np.empty(m, dtype=np.intp)
-    d_cost = np.empty(m)
-    d_wait = np.empty(m, dtype=np.int32)
-    d_as = np.empty(m, dtype=bool)
+    choice, success = b["choice"], b["success"]
+    d_idx, d_reg, d_cost, d_wait, d_as = b["d_idx"], b["d_reg"], b["d_cost"], b["d_wait"], b["d_as"]
     nd = _serve_choose(active, key, handled, waited, qch, flags, ex, ex64, as_key, u_choice, u_success, tab,
                        offline_open, assisted_on, uses_choice, pop.adopted, hc_off, hc_as,
                        choice, success, d_idx, d_reg, d_cost, d_wait, d_as)
 
     # rationing: pool 1 digital helpers (assisted only), pool 2 cadres (offline and the remaining assisted)
-    d_served = np.zeros(nd, dtype=bool)
+    d_served = b["d_served"][:nd]
+    d_served[:] = False
     used = 0.0
     if nd:
         if assisted_on:
@@ -1441,16 +1494,17 @@ def serve_needs(model, needs: np.ndarray, quality: dict[str, np.ndarray], rng: n
     model.step_needs = needs
     model.step_active = active
     model.step_record = {"outcome": outcome, "handled": handled, "episode_hours": episode, "tried_online": tried}
-    g = dict(zip(_GROUP_ROWS, groups, strict=True))
-    model.step_groups = {k: g[k] for k in _GROUP_ORDER}
+    model.step_groups = dict(zip(_GROUP_ROWS, groups, strict=True))
     _record_platform_uses(model, region_online)
+    # rows offline, online, assisted, unmet, queued: integer counts (exact in any order of summation)
+    n_off, n_on, n_as, n_unmet, n_q = groups[2:7].sum(axis=1).tolist()
     return {
         "needs": int(needs_sum),
-        "needs_online": int(g["online"].sum()),
-        "needs_offline": int(g["offline"].sum()),
-        "needs_assisted": int(g["assisted"].sum()),
-        "needs_unmet": int(g["unmet"].sum()),
-        "needs_queued": int(g["queued"].sum()),
+        "needs_online": int(n_on),
+        "needs_offline": int(n_off),
+        "needs_assisted": int(n_as),
+        "needs_unmet": int(n_unmet),
+        "needs_queued": int(n_q),
         "queued_before": int(queued_before),
         "online_attempts": int(attempts),
         "online_failures": int(failures),
@@ -1462,17 +1516,38 @@ def serve_needs(model, needs: np.ndarray, quality: dict[str, np.ndarray], rng: n
     }
 
 
+def _buffers(st: ChannelState, n: int) -> dict:
+    """Work arrays of :func:`serve_needs` sized for n citizens, kept across steps (the kernels fill the
+    first m entries; nothing read from them outlives the call)."""
+    b = st.bufs
+    if b is None or b["n"] != n:
+        b = st.bufs = {
+            "n": n, "u": np.empty(3 * n, dtype=np.float32), "ex": np.empty(3 * n, dtype=np.float32), "ex64": None,
+            "key": np.empty(n, dtype=np.intp), "new": np.empty(n, dtype=np.int32),
+            "waited": np.empty(n, dtype=np.int32), "qch": np.empty(n, dtype=np.int8),
+            "flags": np.empty(n, dtype=np.uint8), "choice": np.empty(n, dtype=np.int8),
+            "success": np.empty(n, dtype=bool), "d_idx": np.empty(n, dtype=np.intp),
+            "d_reg": np.empty(n, dtype=np.intp), "d_cost": np.empty(n), "d_wait": np.empty(n, dtype=np.int32),
+            "d_as": np.empty(n, dtype=bool), "d_served": np.empty(n, dtype=bool)}
+    return b
+
+
 #: rows of the group tallies of :func:`_serve_finish`, and the order of ``model.step_groups``
 _GROUP_ROWS = ("needs", "queued_before", "offline", "online", "assisted", "unmet", "queued", "hours", "visits")
 _GROUP_ORDER = _GROUP_ROWS
 
 
 def _record_platform_uses(model, per_region: np.ndarray) -> None:
-    """Record each region's online uses (needs served online) on its platforms, split by coverage."""
-    by_region: dict[int, list] = {}
-    for plat in model.platforms:
-        by_region.setdefault(plat.region, []).append(plat)
-    for r, plats in by_region.items():
-        total = sum(pl.coverage for pl in plats) or 1.0
-        for pl in plats:
-            pl.uses = float(per_region[r] * pl.coverage / total)
+    """Record each region's online uses (needs served online) on its platforms, split by coverage.
+
+    Reads the cached grouping of the platforms by region (:func:`govsim.platforms.layout`).
+    """
+    if not model.platforms:
+        return
+    per = per_region.tolist()
+    for r, plats in enumerate(layout(model).by_region):
+        if plats:
+            total = sum(pl.coverage for pl in plats) or 1.0
+            x = per[r]
+            for pl in plats:
+                pl.uses = float(x * pl.coverage / total)
