@@ -365,14 +365,21 @@ def _add_uniform_edges(
 # --------------------------------------------------------------------------
 @jit
 def _csr_fill(n, keys, indptr, indices):
-    """Fill ``indptr`` (length ``n + 1``) and ``indices`` from sorted-unique upper keys (two passes)."""
+    """Fill ``indptr`` (length ``n + 1``) and ``indices`` from sorted-unique upper keys (two passes).
+
+    The keys are sorted, so the row ``u`` of key ``u * n + v`` never decreases
+    along them: it is followed by comparison, without a division.
+    """
     lo_cnt = np.zeros(n + 1, dtype=np.int64)
+    a = 0
+    row_end = n  # (a + 1) * n
     for j in range(keys.size):
         k = keys[j]
-        a = k // n
-        b = k - a * n
+        while k >= row_end:
+            a += 1
+            row_end += n
         indptr[a + 1] += 1
-        lo_cnt[b] += 1
+        lo_cnt[k - (row_end - n)] += 1
     # row r: lower part (neighbours below r) at indptr[r], upper part right after it
     up_pos = np.empty(n, dtype=np.int64)
     lo_pos = np.empty(n, dtype=np.int64)
@@ -383,10 +390,14 @@ def _csr_fill(n, keys, indptr, indices):
         acc += lo_cnt[r] + indptr[r + 1]
         indptr[r + 1] = acc
     indptr[0] = 0
+    a = 0
+    row_end = n
     for j in range(keys.size):
         k = keys[j]
-        a = k // n
-        b = k - a * n
+        while k >= row_end:
+            a += 1
+            row_end += n
+        b = k - (row_end - n)
         indices[up_pos[a]] = b
         up_pos[a] += 1
         indices[lo_pos[b]] = a
@@ -1171,6 +1182,15 @@ def barabasi_albert(n: int, mean_degree: float, rng: np.random.Generator) -> Net
 
 
 @jit
+def _is_identity(order):
+    """Whether ``order[i] == i`` for every ``i``."""
+    for i in range(order.size):
+        if order[i] != i:
+            return False
+    return True
+
+
+@jit
 def _homophily_highs(ps, u, p_within, pos_block, size, n, has_singletons, one_block, within, high):
     """Per proposal: within its source's block or not, and the number of possible targets.
 
@@ -1190,13 +1210,13 @@ def _homophily_highs(ps, u, p_within, pos_block, size, n, has_singletons, one_bl
 
 
 @jit
-def _homophily_keys(ps, t, within, pos_block, size, off, order, n):
+def _homophily_keys(ps, t, within, pos_block, size, off, order, identity, n):
     """Edge keys of the proposals: target position from the uniform draw ``t``, skipping the source.
 
     Within: ``no + t``, plus 1 from the source's own position on (``no`` the
     block's first position); between: ``t``, plus ``ns`` from the block's
-    first position on.  Positions are mapped to nodes by ``order``; the key
-    is ``min * n + max``.
+    first position on.  Positions are mapped to nodes by ``order`` (skipped
+    when it is the ``identity``); the key is ``min * n + max``.
     """
     out = np.empty(ps.size, dtype=np.int64)
     for i in range(ps.size):
@@ -1210,8 +1230,12 @@ def _homophily_keys(ps, t, within, pos_block, size, off, order, n):
                 tt += 1
         elif tt >= no:
             tt += size[b]
-        a = np.int64(order[p])
-        c = np.int64(order[tt])
+        if identity:
+            a = np.int64(p)
+            c = np.int64(tt)
+        else:
+            a = np.int64(order[p])
+            c = np.int64(order[tt])
         if a < c:
             out[i] = a * n + c
         else:
@@ -1300,7 +1324,9 @@ def homophily(
     off = starts.astype(np.int64)
     order = order.astype(np.int32 if n < 2**31 else np.int64)
     # block code of every *position* of `order` (small table lookups below)
-    pos_block = np.repeat(np.arange(size.size, dtype=np.int32), size)
+    pos_block = np.repeat(np.arange(size.size, dtype=np.uint8 if size.size <= 256 else np.int32), size)
+    # nodes already numbered by block (as the model's citizens are): positions are nodes
+    identity = _is_identity(order)
     has_singletons = bool(np.any(size == 1))
     one_block = size.size == 1
     p_within = 1.0 - mixing
@@ -1313,7 +1339,7 @@ def homophily(
         _homophily_highs(ps, rng.random(k), p_within, pos_block, size, n, has_singletons, one_block,
                          within, high)
         t = rng.integers(0, high)
-        return _homophily_keys(ps, t, within, pos_block, size, off, order, n)
+        return _homophily_keys(ps, t, within, pos_block, size, off, order, identity, n)
 
     keys = np.empty(0, dtype=np.int64)
     need = m
