@@ -46,6 +46,12 @@ neighbour sums of every step read memory close together (several times
 faster at 10^6 citizens than reading it scattered). The sort does not change
 who is drawn, only their numbers.
 
+How it is computed: the random numbers are drawn by numpy in the order above
+(internet access as uniforms compared with the access probability); the
+access test, the literacy transforms of step 4 and the renumbering (a stable
+counting sort by block label, writing every attribute in its final place) are
+two compiled passes (:func:`govsim.compiled.jit`).
+
 Calibration (CNNIC, December 2021; the series are shipped in ``govsim/data``)
 ------------------------------------------------------------------------------
 The defaults reproduce, in expectation: urban and rural internet penetration
@@ -67,6 +73,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from .compiled import jit
 from .config import Param, ScenarioError, declare, declare_check
 
 AGE_GROUPS = ("young", "working", "elderly")
@@ -194,6 +201,54 @@ def _choice_by_shares(rng: np.random.Generator, shares, n: int) -> np.ndarray:
     return rng.choice(len(shares), size=n, p=np.asarray(shares) / np.sum(shares)).astype(np.int8)
 
 
+@jit
+def _access(urban, age, u, access_urban, access_rural, age_factor, access):
+    """Internet access: ``u < min(access_urban or access_rural, times age_factor[age], 1)``."""
+    for i in range(urban.size):
+        p = (access_urban if urban[i] else access_rural) * age_factor[age[i]]
+        access[i] = u[i] < min(p, 1.0)
+
+
+@jit
+def _finish(region, urban, age, edu, access, lit, privacy, need_rate_by_age,
+            rural_factor, edu_shift, offline_factor, n_labels,
+            o_region, o_urban, o_age, o_edu, o_access, o_privacy, o_need, o_lit):
+    """Literacy transforms, and every attribute written in block-label order (stable counting sort).
+
+    Literacy: times ``rural_factor`` if rural, plus ``edu_shift`` per
+    education level, clipped to [0, 1], times ``offline_factor`` without
+    access (float64, then float32). Label: ``(region * 2 + urban) * 3 + age``.
+    """
+    n = region.size
+    start = np.zeros(n_labels + 1, dtype=np.int64)
+    for i in range(n):
+        start[(np.int64(region[i]) * 2 + np.int64(urban[i])) * 3 + np.int64(age[i]) + 1] += 1
+    for k in range(n_labels):
+        start[k + 1] += start[k]
+    for i in range(n):
+        lab = (np.int64(region[i]) * 2 + np.int64(urban[i])) * 3 + np.int64(age[i])
+        j = start[lab]
+        start[lab] = j + 1
+        x = lit[i]
+        if not urban[i]:
+            x = x * rural_factor
+        x = x + edu_shift * np.float64(edu[i])
+        if x < 0.0:
+            x = 0.0
+        elif x > 1.0:
+            x = 1.0
+        if not access[i]:
+            x = x * offline_factor
+        o_region[j] = region[i]
+        o_urban[j] = urban[i]
+        o_age[j] = age[i]
+        o_edu[j] = edu[i]
+        o_access[j] = access[i]
+        o_privacy[j] = np.float32(privacy[i])
+        o_need[j] = need_rate_by_age[age[i]]
+        o_lit[j] = np.float32(x)
+
+
 def create_population(scenario, rng: np.random.Generator) -> Population:
     """Draw the initial population of a scenario.
 
@@ -226,26 +281,41 @@ def create_population(scenario, rng: np.random.Generator) -> Population:
     age = _choice_by_shares(rng, s["citizens.age_shares"], n)
     edu = _choice_by_shares(rng, s["citizens.education_shares"], n)
 
-    p_access = np.where(urban, s["citizens.access_urban"], s["citizens.access_rural"])
-    p_access = np.minimum(p_access * np.asarray(s["citizens.access_age_factor"])[age], 1.0)
-    access = rng.random(n) < p_access
+    u_access = rng.random(n)
+    p_age = np.asarray(s["citizens.access_age_factor"], dtype=np.float64)
+    access = np.empty(n, dtype=bool)
+    _access(urban, age, u_access, float(s["citizens.access_urban"]), float(s["citizens.access_rural"]),
+            p_age, access)
+    del u_access
 
     a = np.asarray(s["citizens.literacy_a"])[age]
     b = np.asarray(s["citizens.literacy_b"])[age]
     lit = rng.beta(a, b)
-    lit = np.where(urban, lit, lit * s["citizens.rural_literacy_factor"])
-    lit = np.clip(lit + s["citizens.education_literacy_shift"] * edu, 0.0, 1.0)
-    lit = np.where(access, lit, lit * s["citizens.offline_literacy_factor"])
+    del a, b
 
     pm = s["citizens.privacy_mean"]
     privacy = rng.beta(4 * pm, 4 * (1 - pm), size=n)
-    need_rate = np.asarray(s["citizens.need_rate"], dtype=np.float32)[age]
 
-    # number the citizens by block (region, urban/rural, age): neighbour reads become local
-    label = (region.astype(np.int64) * 2 + urban) * len(AGE_GROUPS) + age
-    order = np.argsort(label.astype(np.uint16) if label.max(initial=0) < 2**16 else label, kind="stable")
-    region, urban, age, edu, access = region[order], urban[order], age[order], edu[order], access[order]
-    privacy, need_rate, lit = privacy[order], need_rate[order], lit[order]
+    # literacy transforms, then number the citizens by block (region, urban/rural, age): neighbour
+    # reads become local; one compiled pass each (a stable counting sort by block label)
+    out_region = np.empty(n, dtype=region.dtype)
+    out_urban = np.empty(n, dtype=bool)
+    out_age = np.empty(n, dtype=np.int8)
+    out_edu = np.empty(n, dtype=np.int8)
+    out_access = np.empty(n, dtype=bool)
+    out_privacy = np.empty(n, dtype=np.float32)
+    out_need = np.empty(n, dtype=np.float32)
+    out_lit = np.empty(n, dtype=np.float32)
+    _finish(
+        region, urban, age, edu, access, lit, privacy,
+        np.asarray(s["citizens.need_rate"], dtype=np.float32),
+        float(s["citizens.rural_literacy_factor"]), float(s["citizens.education_literacy_shift"]),
+        float(s["citizens.offline_literacy_factor"]), 2 * len(AGE_GROUPS) * n_regions,
+        out_region, out_urban, out_age, out_edu, out_access, out_privacy, out_need, out_lit,
+    )
+    region, urban, age, edu, access = out_region, out_urban, out_age, out_edu, out_access
+    privacy, need_rate, lit = out_privacy, out_need, out_lit
+    del out_region, out_urban, out_age, out_edu, out_access, out_privacy, out_need, out_lit
 
     return Population(
         n=n,
@@ -254,9 +324,9 @@ def create_population(scenario, rng: np.random.Generator) -> Population:
         age_group=age,
         education=edu,
         access=access,
-        privacy=privacy.astype(np.float32),
+        privacy=privacy,
         need_rate=need_rate,
-        literacy=lit.astype(np.float32),
+        literacy=lit,
         aware=np.zeros(n, dtype=bool),
         adopted=np.zeros(n, dtype=bool),
         habit=np.full(n, -1, dtype=np.int8),
