@@ -258,6 +258,48 @@ def _edge_keys(u: np.ndarray, v: np.ndarray, n: int) -> np.ndarray:
     return lo
 
 
+#: key arrays up to this size are sorted by a compiled radix sort (:func:`_radix_sort`), faster
+#: than ``np.sort`` while its buckets stay in cache; larger ones by ``np.sort``
+_RADIX_MAX = 1 << 19
+
+
+@jit
+def _radix_sort(a, bits, passes):
+    """Sorted copy of non-negative int64 ``a``: LSD radix sort, ``passes`` digits of ``bits`` bits."""
+    n = a.size
+    src = a.copy()
+    if passes == 0 or n < 2:
+        return src
+    dst = np.empty(n, dtype=np.int64)
+    nb = 1 << bits
+    mask = np.int64(nb - 1)
+    cnt = np.empty(nb + 1, dtype=np.int64)
+    for p in range(passes):
+        shift = p * bits
+        cnt[:] = 0
+        for i in range(n):
+            cnt[((src[i] >> shift) & mask) + 1] += 1
+        for d in range(nb):
+            cnt[d + 1] += cnt[d]
+        for i in range(n):
+            x = src[i]
+            d = (x >> shift) & mask
+            dst[cnt[d]] = x
+            cnt[d] += 1
+        src, dst = dst, src
+    return src
+
+
+def _sort_keys(keys: np.ndarray, n: int) -> np.ndarray:
+    """Sorted copy of edge keys in ``[0, n * n)`` (radix sort when small, else ``np.sort``)."""
+    if keys.size > _RADIX_MAX:
+        return np.sort(keys)
+    width = max(n * n - 1, 0).bit_length()
+    passes = -(-width // 14)
+    bits = -(-width // passes) if passes else 0
+    return _radix_sort(np.ascontiguousarray(keys, dtype=np.int64), bits, passes)
+
+
 @jit
 def _unique_new(sorted_cand, keys):
     """Distinct values of sorted ``sorted_cand`` that are not in sorted-unique ``keys`` (one merge walk)."""
@@ -295,7 +337,7 @@ def _merge_sorted(a, b):
 
 
 def _merge_new_keys(
-    keys: np.ndarray, cand: np.ndarray, need: int, rng: np.random.Generator
+    keys: np.ndarray, cand: np.ndarray, need: int, rng: np.random.Generator, n: int
 ) -> np.ndarray:
     """Add up to ``need`` keys of ``cand`` that are new to sorted-unique ``keys``.
 
@@ -303,10 +345,11 @@ def _merge_new_keys(
     ``need`` new keys remain, a uniformly random subset of ``need`` of them is
     kept (a choice that does not depend on the key values, so uniform
     samplers stay uniform).  Returns the merged sorted-unique key array.
-    (One sort of ``cand``, then compiled merge walks: :func:`_unique_new`,
+    ``cand`` are keys of ``n`` nodes.  (One sort of ``cand``,
+    :func:`_sort_keys`, then compiled merge walks: :func:`_unique_new`,
     :func:`_merge_sorted`.)
     """
-    new = _unique_new(np.sort(cand), keys)
+    new = _unique_new(_sort_keys(cand, n), keys)
     extra = new.size - need
     if extra > 0:
         drop = rng.choice(new.size, size=extra, replace=False)
@@ -355,7 +398,7 @@ def _add_uniform_edges(
         k = int(need / acc * 1.002) + 64
         cand = _chunked(k, propose)
         before = keys.size
-        keys = _merge_new_keys(keys, cand, need, rng)
+        keys = _merge_new_keys(keys, cand, need, rng, n)
         need -= keys.size - before
     return keys
 
@@ -897,7 +940,7 @@ def from_edges(n: int, u: Any, v: Any, kind: str = "edges") -> Network:
 
     Edges are undirected: ``(u, v)`` and ``(v, u)`` are the same edge.
     Self-loops and repeated edges are dropped.  This (via one shared
-    sort-based routine) is how every generator of the module builds its CSR.
+    routine on sorted keys) is how every generator of the module builds its CSR.
 
     Parameters
     ----------
@@ -1353,7 +1396,7 @@ def homophily(
             break
         k = int(need / acc * 1.002) + 16
         before = keys.size
-        keys = _merge_new_keys(keys, _chunked(k, propose), need, rng)
+        keys = _merge_new_keys(keys, _chunked(k, propose), need, rng, n)
         got = keys.size - before
         need -= got
         acc = max(got / k, 1e-3) if need > 0 else acc
