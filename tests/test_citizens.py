@@ -69,3 +69,36 @@ def test_literacy_and_access_grow_with_use_and_neighbours():
                                                                "training.gain": 0.0}), rng=2)
     frozen.run(12)
     assert frozen.citizens.access.mean() == acc0
+
+
+def test_compiled_finish_matches_the_numpy_formulation():
+    """Access test, literacy transforms and renumbering by block: kernels vs the numpy expressions."""
+    from govsim.citizens import _access, _finish
+
+    rng = np.random.default_rng(3)
+    n, n_regions = 5000, 5
+    region = rng.integers(0, n_regions, n).astype(np.int16)
+    urban = rng.random(n) < 0.6
+    age = rng.integers(0, 3, n).astype(np.int8)
+    edu = rng.integers(0, 3, n).astype(np.int8)
+    u = rng.random(n)
+    factor = np.array([1.15, 1.05, 0.59])
+    access = np.empty(n, dtype=bool)
+    _access(urban, age, u, 0.813, 0.576, factor, access)
+    ref_access = u < np.minimum(np.where(urban, 0.813, 0.576) * factor[age], 1.0)
+    np.testing.assert_array_equal(access, ref_access)
+
+    lit = rng.beta(2.0, 2.0, n) * 1.3  # some values above 1 to exercise the clip
+    privacy = rng.random(n)
+    need = np.array([0.25, 0.35, 0.45], dtype=np.float32)
+    outs = [np.empty(n, dtype=d) for d in (np.int16, bool, np.int8, np.int8, bool, np.float32, np.float32, np.float32)]
+    _finish(region, urban, age, edu, access, lit, privacy, need, 0.8, 0.1, 0.55, 6 * n_regions, *outs)
+    ref_lit = np.where(urban, lit, lit * 0.8)
+    ref_lit = np.clip(ref_lit + 0.1 * edu, 0.0, 1.0)
+    ref_lit = np.where(access, ref_lit, ref_lit * 0.55)
+    label = (region.astype(np.int64) * 2 + urban) * 3 + age
+    order = np.argsort(label, kind="stable")
+    refs = [region, urban, age, edu, access, privacy.astype(np.float32), need[age], ref_lit.astype(np.float32)]
+    for out, ref in zip(outs, refs):
+        np.testing.assert_array_equal(out, ref[order])
+        assert out.dtype == ref.dtype

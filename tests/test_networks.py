@@ -527,3 +527,102 @@ def test_million_node_build(kind):
     net.validate()  # sorted rows, no loops/duplicates, symmetric
     share = net.neighbour_share(np.random.default_rng(0).random(n) < 0.3)
     assert share.shape == (n,) and np.all((share >= 0) & (share <= 1))
+
+
+# --------------------------------------------------------------------------
+# compiled construction kernels against numpy formulations
+# --------------------------------------------------------------------------
+def _csr_reference(n, keys):
+    """The former numpy construction: rows sorted from both orientations of every key."""
+    u, v = keys // n, keys % n
+    rows = np.concatenate([u, v])
+    cols = np.concatenate([v, u])
+    order = np.lexsort((cols, rows))
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+    return indptr, cols[order].astype(np.int32)
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 300])
+def test_csr_from_keys_matches_a_numpy_construction(n):
+    rng = np.random.default_rng(n)
+    u = rng.integers(0, n, 5 * n)
+    v = rng.integers(0, n, 5 * n)
+    ok = u != v
+    keys = np.unique(np.minimum(u[ok], v[ok]) * n + np.maximum(u[ok], v[ok]))
+    indptr, indices = netmod._csr_from_keys(n, keys)
+    ref_ptr, ref_idx = _csr_reference(n, keys)
+    assert indptr.dtype == np.int64 and indices.dtype == np.int32
+    np.testing.assert_array_equal(indptr, ref_ptr)
+    np.testing.assert_array_equal(indices, ref_idx)
+
+
+@pytest.mark.parametrize("size,n", [(0, 10), (1, 10), (1000, 50), (20000, 100_000), (3000, 3_000_000_000)])
+def test_key_sort_and_merges_match_numpy(size, n):
+    rng = np.random.default_rng(size)
+    cand = rng.integers(0, min(n * n, 2**62), size)
+    np.testing.assert_array_equal(netmod._sort_keys(cand, n), np.sort(cand))
+    keys = np.unique(rng.choice(cand, size // 2)) if size else np.empty(0, np.int64)
+    new = netmod._unique_new(np.sort(cand), keys)
+    np.testing.assert_array_equal(new, np.setdiff1d(cand, keys))
+    np.testing.assert_array_equal(netmod._merge_sorted(keys, new), np.union1d(keys, cand))
+
+
+def _homophily_keys_reference(ps, u, t_draw, groups, p_within):
+    """The former numpy formulation of the homophily proposals (positions of the block order)."""
+    n = groups.size
+    order = np.argsort(groups, kind="stable")
+    sg = groups[order]
+    starts = np.flatnonzero(np.concatenate(([True], sg[1:] != sg[:-1])))
+    size = np.diff(np.append(starts, n)).astype(np.int64)
+    off = starts.astype(np.int64)
+    pos_block = np.repeat(np.arange(size.size), size)
+    b = pos_block[ps]
+    ns, no = size[b], off[b]
+    within = (u < p_within) & (ns >= 2)
+    if size.size == 1:
+        within[:] = True
+    high = np.where(within, ns - 1, n - ns)
+    t = t_draw(high)
+    t += np.where(within, no, 0)
+    t += np.where(t >= np.where(within, ps, no), np.where(within, 1, ns), 0)
+    a, c = order[ps], order[t]
+    return np.minimum(a, c) * n + np.maximum(a, c), high
+
+
+@pytest.mark.parametrize("labels", ["shuffled", "sorted", "singletons", "one"])
+def test_homophily_proposal_kernels_match_the_numpy_formulation(labels):
+    rng = np.random.default_rng(5)
+    n = 400
+    groups = {"shuffled": rng.integers(0, 5, n), "sorted": np.sort(rng.integers(0, 5, n)),
+              "singletons": np.r_[np.sort(rng.integers(0, 3, n - 20)), np.arange(20) + 10],
+              "one": np.zeros(n, dtype=np.int64)}[labels]
+    order = np.argsort(groups, kind="stable")
+    sg = groups[order]
+    starts = np.flatnonzero(np.concatenate(([True], sg[1:] != sg[:-1])))
+    size = np.diff(np.append(starts, n)).astype(np.int64)
+    off = starts.astype(np.int64)
+    pos_block = np.repeat(np.arange(size.size, dtype=np.uint8), size)
+    k = 5000
+    ps = rng.integers(0, n, k)
+    u = rng.random(k)
+    draws = rng.random(k)
+
+    def t_draw(high):
+        return np.floor(draws * high).astype(np.int64)
+
+    ref, ref_high = _homophily_keys_reference(ps, u, t_draw, groups, 0.7)
+    within = np.empty(k, dtype=bool)
+    high = np.empty(k, dtype=np.int64)
+    netmod._homophily_highs(ps, u, 0.7, pos_block, size, n, bool(np.any(size == 1)), size.size == 1,
+                            within, high)
+    np.testing.assert_array_equal(high, ref_high)
+    identity = netmod._is_identity(order.astype(np.int32))
+    assert identity == (labels != "shuffled")
+    keys = netmod._homophily_keys(ps, t_draw(high), within, pos_block, size, off, order.astype(np.int32),
+                                  identity, n)
+    np.testing.assert_array_equal(keys, ref)
+    if identity:  # the mapped path gives the same keys
+        keys2 = netmod._homophily_keys(ps, t_draw(high), within, pos_block, size, off,
+                                       order.astype(np.int32), False, n)
+        np.testing.assert_array_equal(keys2, ref)
