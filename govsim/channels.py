@@ -1025,9 +1025,10 @@ def _serve_prepare(active, needs, ckey, pending, waited_st, queue_channel, has_q
 
     Writes per active citizen: key, new needs, needs handled, steps waited,
     queue channel (after a policy's moves), flags (``_F_*``), and the float32
-    exponents whose ``exp`` the next pass needs -- ``ex[0]`` U_online (where
-    online is open, choice model), ``ex[1]`` the success logit's exponent
-    (where online is open), ``ex[2]`` b_tr × trust (assisted) -- and per key
+    exponents whose ``exp`` the next pass needs -- ``ex[0]`` U_online (choice
+    model) and ``ex[1]`` the success logit's exponent of the citizens for whom
+    online is open, packed in their order into the first entries (their number
+    is returned), ``ex[2]`` b_tr × trust (assisted, per citizen) -- and per key
     the float64 exponents of the offline and assisted logit weights
     (``ex64[0]``, ``ex64[1]``) with the expected wait by Little's law. With
     ``si_packed`` SI is decoded from the packed neighbour sums for the active
@@ -1042,6 +1043,7 @@ def _serve_prepare(active, needs, ckey, pending, waited_st, queue_channel, has_q
     b_pe, asc_on, b_ee, b_si, b_fc, b_tr, b_pr, thr, neg_inv_spread = (
         coef[0], coef[1], coef[2], coef[3], coef[4], coef[5], coef[6], coef[7], coef[8])
     backlog_key = np.zeros(n_keys)
+    k_ok = 0
     for i in range(m):
         a = active[i]
         kk = ckey[a]
@@ -1089,8 +1091,6 @@ def _serve_prepare(active, needs, ckey, pending, waited_st, queue_channel, has_q
         ok = cover and reach and not queued
         if ok and check_lapse:
             ok = lapsed_until[a] <= t
-        ex[0, i] = 0.0
-        ex[1, i] = 0.0
         if ok:
             fl |= 8
             lit = literacy[a]
@@ -1106,12 +1106,16 @@ def _serve_prepare(active, needs, ckey, pending, waited_st, queue_channel, has_q
                 v += b_fc * fc[a]
                 v += b_tr * trust[a]
                 v -= b_pr * privacy[a] * tab[7, kk]
-                ex[0, i] = v
+            else:
+                v = np.float32(0.0)
+            ex[0, k_ok] = v
             z = lit * usab
             z -= thr
             z *= neg_inv_spread
-            ex[1, i] = z
-        ex[2, i] = b_tr * trust[a] if assisted_on else 0.0
+            ex[1, k_ok] = z
+            k_ok += 1
+        if assisted_on:
+            ex[2, i] = b_tr * trust[a]
         flags[i] = fl
     # expected wait in steps per region (Little's law), capped at patience + 1
     for r in range(n_regions):
@@ -1130,6 +1134,7 @@ def _serve_prepare(active, needs, ckey, pending, waited_st, queue_channel, has_q
             kk = r * n_groups + g
             ex64[0, kk] = -b_time * (np.float64(tab[1, kk]) + wait_h * ew)
             ex64[1, kk] = asc_assisted - b_time * (np.float64(tab[2, kk]) + wait_h * ew)
+    return k_ok
 
 
 @jit
@@ -1146,6 +1151,7 @@ def _serve_choose(active, key, handled, waited, qch, flags, ex, ex64, as_key, u_
     one = np.float32(1.0)
     zero = np.float32(0.0)
     nd = 0
+    k_ok = 0  # position of the next citizen with online open in ex[0], ex[1]
     for i in range(m):
         a = active[i]
         kk = key[i]
@@ -1154,6 +1160,8 @@ def _serve_choose(active, key, handled, waited, qch, flags, ex, ex64, as_key, u_
         cover = (fl & 2) != 0
         reach = (fl & 4) != 0
         ok = (fl & 8) != 0
+        ko = k_ok
+        k_ok += ok
         w_off = np.float32(ex64[0, kk])
         if not offline_open and cover:
             w_off = zero
@@ -1162,7 +1170,7 @@ def _serve_choose(active, key, handled, waited, qch, flags, ex, ex64, as_key, u_
             w_as = (np.float32(ex64[1, kk]) if as_key[kk] else zero) * ex[2, i]
             if not cover:
                 w_as = zero
-        w_on = ex[0, i] if (ok and uses_choice) else zero
+        w_on = ex[0, ko] if (ok and uses_choice) else zero
         total = w_on + w_off
         if assisted_on:
             total += w_as
@@ -1199,7 +1207,7 @@ def _serve_choose(active, key, handled, waited, qch, flags, ex, ex64, as_key, u_
         good = False
         fb = -1
         if tried:
-            prob = tab[6, kk] / (ex[1, i] + one)
+            prob = tab[6, kk] / (ex[1, ko] + one)
             good = u_success[i] < prob
             if not good:
                 fb = 2 if as_key[kk] else (0 if offline_open else -1)
@@ -1266,84 +1274,79 @@ def _serve_finish(active, key, new, handled, waited, qch, flags, choice, success
     zero = np.float32(0.0)
     per_key = np.zeros((9, n_keys))
     hours = np.empty(m, dtype=np.float32)
-    visits = np.empty(nd, dtype=np.float32)
+    visits = np.empty(max(nd, 1), dtype=np.float32)
     n_queued = 0
     needs_sum = 0
     queued_before = 0
     attempts = 0
     failures = 0
     wait_steps = 0
+    last = max(nd - 1, 0)  # the d_* arrays hold at least one entry (read, then discarded, past the end)
     j = 0  # position in the waiting list (d_idx is ascending)
-    for i in range(m):
-        a = active[i]
+    for i in range(m):  # branch-free selects on the random outcomes (rare queue events keep their branches)
+        a = np.uint64(active[i])
         kk = key[i]
+        ku = np.uint64(kk)
         h = handled[i]
         hf = np.float32(h)
-        per_need = zero
-        o = 3  # unmet unless served or queued
-        if choice[i] == 1:
-            attempts += h
-            if success[i]:
-                per_need = online_h32
-                o = 1
-            else:
-                per_need = fallback_h32
-                failures += h
-        in_d = j < nd and d_idx[j] == i
-        if in_d:
-            dw = d_wait[j]
-            if d_served[j]:
-                if d_as[j]:
-                    per_need += tab[2, kk]
-                    o = 2
-                    vis = np.float32(1.0) * hf
-                else:
-                    per_need += tab[1, kk]
-                    o = 0
-                    vis = tab[0, kk] * hf
-                wait_steps += dw * h
-            else:
-                per_need += wait_h32
-                o = 3 if dw + 1 > patience else 4
-                vis = zero * hf
-            visits[j] = vis
-            per_key[8, kk] += vis
+        c1 = choice[i] == 1
+        good = c1 & success[i]
+        attempts += h * c1
+        failures += h * (c1 & ~success[i])
+        per_need = online_h32 if good else (fallback_h32 if c1 else zero)
+        o = 1 if good else 3  # unmet unless served or queued
+        jj = np.uint64(min(j, last))
+        in_d = (j < nd) & (d_idx[jj] == i)
+        dw = d_wait[jj]
+        srv = in_d & d_served[jj]
+        das = d_as[jj]
+        srv_as = srv & das
+        srv_off = srv & ~das
+        waits = in_d & ~srv
+        per_need = per_need + tab[2, ku] if srv_as else per_need
+        per_need = per_need + tab[1, ku] if srv_off else per_need
+        per_need = per_need + wait_h32 if waits else per_need
+        o = 2 if srv_as else o
+        o = 0 if srv_off else o
+        o = (3 if dw + 1 > patience else 4) if waits else o
+        vis = np.float32(1.0) * hf if srv_as else (tab[0, ku] * hf if srv_off else zero * hf)
+        wait_steps += (dw * h) * srv
+        visits[jj] = vis if in_d else visits[jj]
+        per_key[8, ku] += vis if in_d else 0.0
         hr = per_need * hf
         hours[i] = hr
         outcome[i] = o
         ep = per_need + np.float32(np.float64(waited[i]) * np.float64(wait_h32))
         episode[i] = zero if o == 4 else ep
-        tried[i] = choice[i] == 1
+        tried[i] = c1
         # state
         if has_queue and (flags[i] & 1) != 0:
             pd = pending[a]
             queued_before += pd
-            per_key[1, kk] += pd
+            per_key[1, ku] += pd
             pending[a] = 0
             waited_st[a] = 0
             queue_channel[a] = -1
         if o == 4:
             pending[a] = h
-            waited_st[a] = d_wait[j] + 1
+            waited_st[a] = dw + 1
             queue_channel[a] = qch[i]
             n_queued += 1
-        if in_d:
-            j += 1
+        j += in_d
         time_cost[a] += hr
-        needs_total[a] += new[i]
-        needs_sum += new[i]
-        if o <= 2:
-            served_pop[a] += h
-            habit[a] = o
-        elif o == 3:
-            unmet_pop[a] += h
+        nw = new[i]
+        needs_total[a] += nw
+        needs_sum += nw
+        served = o <= 2
+        served_pop[a] += h * served
+        unmet_pop[a] += h * (o == 3)
+        habit[a] = o if served else habit[a]
         outcome_full[a] = o
         hours_full[a] = hr
-        per_key[0, kk] += new[i]
-        per_key[2 + o, kk] += h  # rows 2..6: offline, online, assisted, unmet, queued (by outcome code)
-        per_key[7, kk] += hr
-        if o == 1:
-            region_online[kk // n_groups] += h
+        per_key[0, ku] += nw
+        per_key[2 + o, ku] += h  # rows 2..6: offline, online, assisted, unmet, queued (by outcome code)
+        per_key[7, ku] += hr
+        region_online[kk // n_groups] += h * (o == 1)
     # by group (urban × age): sums over regions in region order
     for row in range(9):
         for g in range(n_groups):
@@ -1352,7 +1355,7 @@ def _serve_finish(active, key, new, handled, waited, qch, flags, choice, success
                 s += per_key[row, r * n_groups + g]
             groups[row, g] = s
     hours_total = _sum_as_float64(hours, bufsize)
-    visits_total = _sum_as_float64(visits, bufsize)
+    visits_total = _sum_as_float64(visits[:nd], bufsize)
     return n_queued, needs_sum, queued_before, attempts, failures, hours_total, visits_total, wait_steps
 
 
@@ -1446,13 +1449,16 @@ def serve_needs(model, needs: np.ndarray, quality: dict[str, np.ndarray], rng: n
     ex64 = b["ex64"]
     if ex64 is None or ex64.shape[1] != tab.shape[1]:
         ex64 = b["ex64"] = np.empty((2, tab.shape[1]))
-    _serve_prepare(active, needs, st.key, st.pending, st.waited, st.queue_channel, has_queue, offline_open,
+    k_ok = _serve_prepare(active, needs, st.key, st.pending, st.waited, st.queue_channel, has_queue, offline_open,
                    assisted_on, hc_off, hc_as, u_cover, tab, pop.aware, pop.access, pop.lapsed_until,
                    st.lapse_horizon > t, t, uses_choice, pop.literacy, pop.trust, pop.privacy, si, si_packed,
                    packed, inv_degree, pack_shift, count_mask, fc, coef,
                    cap_all, float(patience), wait_h, float(p["utility.b_time"]), float(p["utility.asc_assisted"]),
                    key, new, handled, waited, qch, flags, ex, ex64)
-    np.exp(ex, out=ex)
+    ex_ok = ex[:2, :k_ok]
+    np.exp(ex_ok, out=ex_ok)
+    if assisted_on:
+        np.exp(ex[2], out=ex[2])
     np.exp(ex64, out=ex64)
     choice, success = b["choice"], b["success"]
     d_idx, d_reg, d_cost, d_wait, d_as = b["d_idx"], b["d_reg"], b["d_cost"], b["d_wait"], b["d_as"]
@@ -1484,7 +1490,7 @@ def serve_needs(model, needs: np.ndarray, quality: dict[str, np.ndarray], rng: n
     step_hours = np.zeros(n, dtype=f32)
     (n_queued, needs_sum, queued_before, attempts, failures, hours_total, visits_total,
      wait_steps) = _serve_finish(
-        active, key, new, handled, waited, qch, flags, choice, success, nd, d_idx, d_served, d_wait, d_as, tab,
+        active, key, new, handled, waited, qch, flags, choice, success, nd, d_idx, b["d_served"], d_wait, d_as, tab,
         patience, has_queue, f32(wait_h), f32(p["channels.online_hours"]), f32(p["channels.fallback_hours"]),
         np.getbufsize(), st.pending, st.waited, st.queue_channel, pop.time_cost, pop.needs_total, pop.served,
         pop.unmet, pop.habit, full_outcome, step_hours, outcome, episode, tried, groups, region_online)
