@@ -352,7 +352,7 @@ def draw_needs(model, rng: np.random.Generator) -> np.ndarray:
         if st.needs_u is None or st.needs_u.size != n:
             st.needs_u = np.empty(n, dtype=np.float32)
         u = rng.random(out=st.needs_u, dtype=np.float32)
-        if st.needs_lam is None or not np.array_equal(st.needs_lam, lam):
+        if st.needs_lam is None or not _equal(st.needs_lam, lam):
             st.needs_lam = lam.copy()
             st.needs_p0 = np.exp(-lam, dtype=np.float32)
             st.needs_e64 = np.exp(-lam.astype(np.float64))
@@ -369,6 +369,17 @@ def draw_needs(model, rng: np.random.Generator) -> np.ndarray:
     if st is not None:  # serve_needs reuses the citizens with needs (or a queue) if it gets this very array
         st.drawn_needs, st.drawn_index, st.drawn_queue = k, idx[:m], with_queue
     return k
+
+
+@jit
+def _equal(a, b):
+    """``np.array_equal(a, b)`` of two 1-d arrays, without temporaries."""
+    if a.size != b.size:
+        return False
+    for i in range(a.size):
+        if a[i] != b[i]:
+            return False
+    return True
 
 
 @jit
@@ -1138,7 +1149,7 @@ def _serve_prepare(active, needs, ckey, pending, waited_st, queue_channel, has_q
 
 
 @jit
-def _serve_choose(active, key, handled, waited, qch, flags, ex, ex64, as_key, u_choice, u_success, tab,
+def _serve_choose(active, key, handled, waited, qch, flags, ex, ex64, as_region, u_choice, u_success, tab,
                   offline_open, assisted_on, uses_choice, adopted, hc_off, hc_as,
                   choice, success, d_idx, d_reg, d_cost, d_wait, d_as):
     """Second pass: channel choice (logit), adoption, online encounter and fallback, who waits for service.
@@ -1167,7 +1178,7 @@ def _serve_choose(active, key, handled, waited, qch, flags, ex, ex64, as_key, u_
             w_off = zero
         w_as = zero
         if assisted_on:
-            w_as = (np.float32(ex64[1, kk]) if as_key[kk] else zero) * ex[2, i]
+            w_as = (np.float32(ex64[1, kk]) if as_region[kk // 6] else zero) * ex[2, i]
             if not cover:
                 w_as = zero
         w_on = ex[0, ko] if (ok and uses_choice) else zero
@@ -1210,7 +1221,7 @@ def _serve_choose(active, key, handled, waited, qch, flags, ex, ex64, as_key, u_
             prob = tab[6, kk] / (ex[1, ko] + one)
             good = u_success[i] < prob
             if not good:
-                fb = 2 if as_key[kk] else (0 if offline_open else -1)
+                fb = 2 if as_region[kk // 6] else (0 if offline_open else -1)
                 if fb == -1:
                     fl |= 16
         success[i] = good
@@ -1410,8 +1421,13 @@ def serve_needs(model, needs: np.ndarray, quality: dict[str, np.ndarray], rng: n
     if st.table_cache is None:
         st.table_cache = {}
     tab = _key_table(model, quality, st.table_cache)
-    as_region = assisted_on & (np.asarray(quality["reliability"]) > 0)
-    as_key = np.repeat(as_region, N_GROUPS)
+    b = _buffers(st, n)
+    if assisted_on:
+        as_region = np.asarray(quality["reliability"]) > 0
+    else:
+        as_region = b["no_region"]
+        if as_region.size != model.n_regions:
+            as_region = b["no_region"] = np.zeros(model.n_regions, dtype=bool)
     uses_choice = bool(model.rule.uses_choice_model)
 
     has_queue = st.n_queued > 0
@@ -1423,7 +1439,6 @@ def serve_needs(model, needs: np.ndarray, quality: dict[str, np.ndarray], rng: n
         active = np.flatnonzero(needs)
     st.drawn_needs = st.drawn_index = None
     m = active.size
-    b = _buffers(st, n)
     u = b["u"][:3 * m].reshape(3, m)
     rng.random(out=u, dtype=np.float32)
     u_cover, u_choice, u_success = u
@@ -1440,9 +1455,13 @@ def serve_needs(model, needs: np.ndarray, quality: dict[str, np.ndarray], rng: n
             si_packed = True
             packed, inv_degree, pack_shift = st.packed, st.inv_degree, st.pack_shift
             count_mask = ((1 << (st.aware_shift - st.pack_shift)) - 1) if st.aware_in_pack else -1
-    coef = np.array([p["utility.b_pe"], p["utility.asc_online"], p["utility.b_ee"], p["utility.b_si"],
-                     p["utility.b_fc"], p["utility.b_tr"], p["utility.b_pr"], p["channels.skill_threshold"],
-                     -1.0 / p["channels.skill_spread"]], dtype=f32)
+    coef_in = (p["utility.b_pe"], p["utility.asc_online"], p["utility.b_ee"], p["utility.b_si"],
+               p["utility.b_fc"], p["utility.b_tr"], p["utility.b_pr"], p["channels.skill_threshold"],
+               p["channels.skill_spread"])
+    if b["coef_in"] != coef_in:
+        b["coef_in"] = coef_in
+        b["coef"] = np.array([*coef_in[:8], -1.0 / coef_in[8]], dtype=f32)
+    coef = b["coef"]
     key, new, waited, qch, flags = b["key"], b["new"], b["waited"], b["qch"], b["flags"]
     handled = np.empty(m, dtype=np.int32)
     ex = b["ex"][:3 * m].reshape(3, m)
@@ -1462,7 +1481,7 @@ def serve_needs(model, needs: np.ndarray, quality: dict[str, np.ndarray], rng: n
     np.exp(ex64, out=ex64)
     choice, success = b["choice"], b["success"]
     d_idx, d_reg, d_cost, d_wait, d_as = b["d_idx"], b["d_reg"], b["d_cost"], b["d_wait"], b["d_as"]
-    nd = _serve_choose(active, key, handled, waited, qch, flags, ex, ex64, as_key, u_choice, u_success, tab,
+    nd = _serve_choose(active, key, handled, waited, qch, flags, ex, ex64, as_region, u_choice, u_success, tab,
                        offline_open, assisted_on, uses_choice, pop.adopted, hc_off, hc_as,
                        choice, success, d_idx, d_reg, d_cost, d_wait, d_as)
 
@@ -1534,7 +1553,8 @@ def _buffers(st: ChannelState, n: int) -> dict:
             "flags": np.empty(n, dtype=np.uint8), "choice": np.empty(n, dtype=np.int8),
             "success": np.empty(n, dtype=bool), "d_idx": np.empty(n, dtype=np.intp),
             "d_reg": np.empty(n, dtype=np.intp), "d_cost": np.empty(n), "d_wait": np.empty(n, dtype=np.int32),
-            "d_as": np.empty(n, dtype=bool), "d_served": np.empty(n, dtype=bool)}
+            "d_as": np.empty(n, dtype=bool), "d_served": np.empty(n, dtype=bool),
+            "no_region": np.zeros(0, dtype=bool), "coef_in": None}
     return b
 
 
