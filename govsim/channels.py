@@ -1270,13 +1270,15 @@ def _pool_members(pool, nd, d_reg, d_as, as_region, d_served):
 def _serve_finish(active, key, new, handled, waited, qch, flags, choice, success, nd, d_idx, d_served, d_wait,
                   d_as, tab, patience, has_queue, wait_h32, online_h32, fallback_h32, bufsize,
                   pending, waited_st, queue_channel, time_cost, needs_total, served_pop, unmet_pop, habit,
-                  outcome_full, hours_full, outcome, episode, tried, groups, region_online):
+                  outcome_full, hours_full, outcome, episode, tried, groups, region_online, totals):
     """Last pass: outcomes, hours, visits, queue state, the population's tallies and the step records.
 
     Returns ``(n_queued, needs, queued_before, online_attempts,
     online_failures, hours, visits, wait_steps)``; fills ``groups`` (rows as
-    :data:`GROUP_KEYS`, by group) and ``region_online`` (needs served online
-    per region).
+    :data:`GROUP_KEYS`, by group), ``region_online`` (needs served online
+    per region) and ``totals`` (needs handled by outcome code 0..4); sets
+    ``outcome_full`` and ``hours_full`` of every citizen (``NO_NEED`` and 0
+    for the citizens not active).
     """
     m = active.size
     n_keys = tab.shape[1]
@@ -1286,6 +1288,9 @@ def _serve_finish(active, key, new, handled, waited, qch, flags, choice, success
     per_key = np.zeros((9, n_keys))
     hours = np.empty(m, dtype=np.float32)
     visits = np.empty(max(nd, 1), dtype=np.float32)
+    outcome_full[:] = -1
+    hours_full[:] = zero
+    totals[:] = 0
     n_queued = 0
     needs_sum = 0
     queued_before = 0
@@ -1356,6 +1361,7 @@ def _serve_finish(active, key, new, handled, waited, qch, flags, choice, success
         hours_full[a] = hr
         per_key[0, ku] += nw
         per_key[2 + o, ku] += h  # rows 2..6: offline, online, assisted, unmet, queued (by outcome code)
+        totals[o] += h
         per_key[7, ku] += hr
         region_online[kk // n_groups] += h * (o == 1)
     # by group (urban × age): sums over regions in region order
@@ -1505,14 +1511,15 @@ def serve_needs(model, needs: np.ndarray, quality: dict[str, np.ndarray], rng: n
     tried = np.empty(m, dtype=bool)
     groups = np.empty((9, N_GROUPS))
     region_online = np.zeros(model.n_regions)
-    full_outcome = np.full(n, NO_NEED, dtype=np.int8)
-    step_hours = np.zeros(n, dtype=f32)
+    full_outcome = np.empty(n, dtype=np.int8)  # filled by _serve_finish
+    step_hours = np.empty(n, dtype=f32)
+    totals = np.empty(5, dtype=np.int64)
     (n_queued, needs_sum, queued_before, attempts, failures, hours_total, visits_total,
      wait_steps) = _serve_finish(
         active, key, new, handled, waited, qch, flags, choice, success, nd, d_idx, b["d_served"], d_wait, d_as, tab,
         patience, has_queue, f32(wait_h), f32(p["channels.online_hours"]), f32(p["channels.fallback_hours"]),
         np.getbufsize(), st.pending, st.waited, st.queue_channel, pop.time_cost, pop.needs_total, pop.served,
-        pop.unmet, pop.habit, full_outcome, step_hours, outcome, episode, tried, groups, region_online)
+        pop.unmet, pop.habit, full_outcome, step_hours, outcome, episode, tried, groups, region_online, totals)
     st.n_queued = int(n_queued)
     model.step_outcome = full_outcome
     model.step_hours = step_hours
@@ -1521,8 +1528,7 @@ def serve_needs(model, needs: np.ndarray, quality: dict[str, np.ndarray], rng: n
     model.step_record = {"outcome": outcome, "handled": handled, "episode_hours": episode, "tried_online": tried}
     model.step_groups = dict(zip(_GROUP_ROWS, groups, strict=True))
     _record_platform_uses(model, region_online)
-    # rows offline, online, assisted, unmet, queued: integer counts (exact in any order of summation)
-    n_off, n_on, n_as, n_unmet, n_q = groups[2:7].sum(axis=1).tolist()
+    n_off, n_on, n_as, n_unmet, n_q = totals.tolist()  # = the sums of the group rows (integer counts)
     return {
         "needs": int(needs_sum),
         "needs_online": int(n_on),
