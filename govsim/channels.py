@@ -1056,9 +1056,10 @@ def _serve_prepare(active, needs, ckey, pending, waited_st, queue_channel, has_q
     backlog_key = np.zeros(n_keys)
     k_ok = 0
     for i in range(m):
-        a = active[i]
+        a = np.uint64(active[i])  # unsigned indices: no negative-index checks
         kk = ckey[a]
         key[i] = kk
+        ku = np.uint64(kk)
         nw = needs[a]
         new[i] = nw
         fl = 0
@@ -1085,13 +1086,13 @@ def _serve_prepare(active, needs, ckey, pending, waited_st, queue_channel, has_q
                 if un:
                     fl |= 16
                     q = -1
-                backlog_key[kk] += pd * (hc_as if q == 2 else hc_off)
+                backlog_key[ku] += pd * (hc_as if q == 2 else hc_off)
         else:
             handled[i] = nw
         waited[i] = w
         qch[i] = q
         queued = (fl & 1) != 0
-        cover = u_cover[i] < tab[5, kk]
+        cover = u_cover[i] < tab[5, ku]
         if cover:
             fl |= 2
             if not offline_open and not queued:
@@ -1105,9 +1106,9 @@ def _serve_prepare(active, needs, ckey, pending, waited_st, queue_channel, has_q
         if ok:
             fl |= 8
             lit = literacy[a]
-            usab = tab[3, kk]
+            usab = tab[3, ku]
             if uses_choice:
-                v = tab[4, kk] * b_pe
+                v = tab[4, ku] * b_pe
                 v += asc_on
                 v += b_ee * lit * usab
                 if si_packed:  # SI decoded here, as neighbour_shares does (float32 count × float32 1/degree)
@@ -1116,7 +1117,7 @@ def _serve_prepare(active, needs, ckey, pending, waited_st, queue_channel, has_q
                     v += b_si * si[a]
                 v += b_fc * fc[a]
                 v += b_tr * trust[a]
-                v -= b_pr * privacy[a] * tab[7, kk]
+                v -= b_pr * privacy[a] * tab[7, ku]
             else:
                 v = np.float32(0.0)
             ex[0, k_ok] = v
@@ -1164,8 +1165,9 @@ def _serve_choose(active, key, handled, waited, qch, flags, ex, ex64, as_region,
     nd = 0
     k_ok = 0  # position of the next citizen with online open in ex[0], ex[1]
     for i in range(m):
-        a = active[i]
+        a = np.uint64(active[i])
         kk = key[i]
+        ku = np.uint64(kk)
         fl = flags[i]
         queued = (fl & 1) != 0
         cover = (fl & 2) != 0
@@ -1173,12 +1175,12 @@ def _serve_choose(active, key, handled, waited, qch, flags, ex, ex64, as_region,
         ok = (fl & 8) != 0
         ko = k_ok
         k_ok += ok
-        w_off = np.float32(ex64[0, kk])
+        w_off = np.float32(ex64[0, ku])
         if not offline_open and cover:
             w_off = zero
         w_as = zero
         if assisted_on:
-            w_as = (np.float32(ex64[1, kk]) if as_region[kk // 6] else zero) * ex[2, i]
+            w_as = (np.float32(ex64[1, ku]) if as_region[kk // 6] else zero) * ex[2, i]
             if not cover:
                 w_as = zero
         w_on = ex[0, ko] if (ok and uses_choice) else zero
@@ -1218,7 +1220,7 @@ def _serve_choose(active, key, handled, waited, qch, flags, ex, ex64, as_region,
         good = False
         fb = -1
         if tried:
-            prob = tab[6, kk] / (ex[1, ko] + one)
+            prob = tab[6, ku] / (ex[1, ko] + one)
             good = u_success[i] < prob
             if not good:
                 fb = 2 if as_region[kk // 6] else (0 if offline_open else -1)
