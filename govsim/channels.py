@@ -418,7 +418,7 @@ def _needs_kernel(u, lam, p0, e64, pending, with_queue, k, idx):
     pp = np.empty(nt)
     cdf = np.empty(nt)
     for t in range(nt):
-        i = tail[t]
+        i = np.uint64(tail[t])
         uu[t] = u[i]
         ll[t] = lam[i]
         e = e64[i]
@@ -834,9 +834,9 @@ def _pool_used(members, region, cost, capacity, served):
     """Σ_r min(hours served in r, capacity r), summed as ``np.sum`` does (pairwise over regions)."""
     per = np.zeros(capacity.size)
     for j in range(members.size):
-        i = members[j]
+        i = np.uint64(members[j])
         if served[i]:
-            per[region[i]] += cost[i]
+            per[np.uint64(region[i])] += cost[i]
     for r in range(per.size):
         per[r] = min(per[r], capacity[r])
     return _pairwise_sum(per, 0, per.size)
@@ -859,8 +859,8 @@ def _ration_plan(members, region, cost, waited, capacity, served):
     demand = np.zeros(n_regions)
     w_max = 0
     for j in range(m):
-        i = members[j]
-        demand[region[i]] += cost[i]
+        i = np.uint64(members[j])
+        demand[np.uint64(region[i])] += cost[i]
         if waited[i] > w_max:
             w_max = waited[i]
     over = False
@@ -869,7 +869,7 @@ def _ration_plan(members, region, cost, waited, capacity, served):
             over = True
     if not over:
         for j in range(m):
-            served[members[j]] = True
+            served[np.uint64(members[j])] = True
         return 0, _pool_used(members, region, cost, capacity, served), empty_i, empty_i, empty_f, 0
     n_classes = w_max + 1
     klass = np.empty(m, dtype=np.intp)
@@ -1503,7 +1503,7 @@ def serve_needs(model, needs: np.ndarray, quality: dict[str, np.ndarray], rng: n
         else:
             pools = ((0, cadre_cap),)
         for pool, cap in pools:
-            members = _pool_members(pool, nd, d_reg, d_as, as_region, d_served)
+            members = b["all"][:nd] if pool == 0 else _pool_members(pool, nd, d_reg, d_as, as_region, d_served)
             if members.size:
                 used += _ration_pool(members, d_reg, d_cost, d_wait, cap, d_served, rng)
 
@@ -1562,7 +1562,7 @@ def _buffers(st: ChannelState, n: int) -> dict:
             "success": np.empty(n, dtype=bool), "d_idx": np.empty(n, dtype=np.intp),
             "d_reg": np.empty(n, dtype=np.intp), "d_cost": np.empty(n), "d_wait": np.empty(n, dtype=np.int32),
             "d_as": np.empty(n, dtype=bool), "d_served": np.empty(n, dtype=bool),
-            "no_region": np.zeros(0, dtype=bool), "coef_in": None}
+            "no_region": np.zeros(0, dtype=bool), "coef_in": None, "all": np.arange(n, dtype=np.intp)}
     return b
 
 
