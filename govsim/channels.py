@@ -129,13 +129,16 @@ or a queue, in ascending index order: one pass draws the needs and lists
 those citizens; three passes serve them (queue moves, open channels and the
 exponents; choice, adoption, encounter and fallback; outcomes, state and
 tallies), with numpy's ``exp`` between the first two (the same ``exp`` as a
-vectorised form, so the results do not depend on the compiler's) and the
-rationing of each pool before the last. Everything that depends on a
+vectorised form, so the results do not depend on the compiler's; taken only
+of the exponents that are read) and the rationing of each pool before the
+last. The passes select rather than branch on random outcomes, and their
+work arrays are kept across steps. Everything that depends on a
 citizen's region, place and age group only (visit hours, usability, PE,
 coverage, reliability, the offline and assisted logit weights) is computed
-once per step in a small table over the keys region × urban × age
-(:func:`key_tables`). SI and FC come from one sparse product
-(:func:`neighbour_shares`). Rationing counts hours by wait class and sorts
+in a small table over the keys region × urban × age
+(:func:`key_tables`), recomputed only in a step where platform quality or the
+parameters have changed. SI and FC come from one sparse product
+(:func:`neighbour_shares`); SI is decoded from it for the active citizens only. Rationing counts hours by wait class and sorts
 only the boundary class. Sums that feed the outputs follow numpy's order
 (pairwise summation), so the compiled passes give the numbers of the
 vectorised formulas they replace, bit for bit.
@@ -1205,47 +1208,35 @@ def _serve_choose(active, key, handled, waited, qch, flags, ex, ex64, as_region,
             c = 1
             total = one
         none_open = total <= 0 and not queued
-        if queued:
-            c = -1
-        if none_open:
-            c = -1
-            fl |= 16
+        c = -1 if (queued or none_open) else c
+        fl |= 16 if none_open else 0
         if uses_choice:  # adoption = channel chosen at the latest need where online was open
-            if ok:
-                adopted[a] = c == 1
-            elif not reach and not queued:
-                adopted[a] = False
-        # online encounter and fallback
+            adopted[a] = (c == 1) if ok else (False if (not reach and not queued) else adopted[a])
+        # online encounter and fallback (selects, not branches: the outcomes are random)
         tried = c == 1
-        good = False
-        fb = -1
-        if tried:
-            prob = tab[6, ku] / (ex[1, ko] + one)
-            good = u_success[i] < prob
-            if not good:
-                fb = 2 if as_region[kk // 6] else (0 if offline_open else -1)
-                if fb == -1:
-                    fl |= 16
+        prob = tab[6, ku] / (ex[1, ko] + one)  # read for every citizen, used where online is tried
+        good = tried & (u_success[i] < prob)
+        failed = tried & (not good)
+        fb = 2 if as_region[kk // 6] else (0 if offline_open else -1)
+        fl |= 16 if (failed and fb == -1) else 0
         success[i] = good
         choice[i] = c
         flags[i] = fl
         # who waits for offline or assisted service this step
         q = qch[i]
-        if not queued:
-            q = (0 if cover else 3) if c == 0 else -1
-            if assisted_on and c == 2:
-                q = 2
-            if tried and not good:
-                q = fb
-            qch[i] = q
-        if q != -1:
-            d_idx[nd] = i
-            d_reg[nd] = kk // 6
-            is_as = q == 2
-            d_as[nd] = is_as
-            d_cost[nd] = handled[i] * (hc_as if is_as else hc_off)
-            d_wait[nd] = waited[i]
-            nd += 1
+        q_new = (0 if cover else 3) if c == 0 else -1
+        q_new = 2 if (assisted_on and c == 2) else q_new
+        q_new = fb if failed else q_new
+        q = q if queued else q_new
+        qch[i] = q
+        # appended unconditionally, counted if waiting (nd <= i: the slot is free)
+        d_idx[nd] = i
+        d_reg[nd] = kk // 6
+        is_as = q == 2
+        d_as[nd] = is_as
+        d_cost[nd] = handled[i] * (hc_as if is_as else hc_off)
+        d_wait[nd] = waited[i]
+        nd += q != -1
     return nd
 
 
