@@ -431,3 +431,38 @@ def test_packed_neighbour_sums_equal_their_numpy_formulation(monkeypatch):
         np.testing.assert_array_equal(st.packed, packed)
         np.testing.assert_array_equal(st.neighbour_literacy, lit)
         np.testing.assert_array_equal(st.aware_share, aware)
+
+
+def test_kept_key_table_follows_quality_and_parameter_changes():
+    m = model(n=300)
+    cache = {}
+    q = {k: np.full(m.n_regions, v) for k, v in QUALITY.items()}
+    for change in (None, ("coverage", 0.4), ("security", 0.2), "param", None):
+        if isinstance(change, tuple):
+            q[change[0]] = q[change[0]].copy()
+            q[change[0]][0] = change[1]
+        elif change == "param":
+            m.params["channels.rural_travel_hours"] = 3.0
+        kept = channels._key_table(m, q, cache)
+        np.testing.assert_array_equal(kept, channels._key_table(m, q))
+
+
+def test_choice_is_the_same_whether_si_is_decoded_for_all_or_in_the_first_pass(monkeypatch):
+    a = model(seed=3, n=1500)
+    b = model(seed=3, n=1500)
+    assert a.rule.uses_choice_model and a.channel_state.pack_shift is not None
+    orig = channels._neighbour_sums
+
+    def decode_all(m, aware=False):  # b: SI decoded for everybody, as neighbour_shares does
+        orig(m, aware)
+        st = m.channel_state
+        if m is b and st.social_share is None:
+            st.social_share = np.multiply(channels._adopters(st), st.inv_degree, dtype=np.float32)
+
+    monkeypatch.setattr(channels, "_neighbour_sums", decode_all)
+    for _ in range(6):
+        a.step()
+        b.step()
+        assert b.channel_state.social_share is not None and a.channel_state.social_share is None
+        np.testing.assert_array_equal(a.step_outcome, b.step_outcome)
+        np.testing.assert_array_equal(a.citizens.adopted, b.citizens.adopted)
