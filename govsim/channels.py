@@ -136,9 +136,10 @@ work arrays are kept across steps. Everything that depends on a
 citizen's region, place and age group only (visit hours, usability, PE,
 coverage, reliability, the offline and assisted logit weights) is computed
 in a small table over the keys region × urban × age
-(:func:`key_tables`), recomputed only in a step where platform quality or the
-parameters have changed. SI and FC come from one sparse product
-(:func:`neighbour_shares`); SI is decoded from it for the active citizens only. Rationing counts hours by wait class and sorts
+(:func:`key_tables`), recomputed only in a step where platform quality or
+the parameters have changed. SI and FC come from one sparse product
+(:func:`neighbour_shares`); SI is decoded from it for the active citizens
+only. Rationing counts hours by wait class and sorts
 only the boundary class. Sums that feed the outputs follow numpy's order
 (pairwise summation), so the compiled passes give the numbers of the
 vectorised formulas they replace, bit for bit.
