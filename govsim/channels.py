@@ -131,8 +131,8 @@ exponents; choice, adoption, encounter and fallback; outcomes, state and
 tallies), with numpy's ``exp`` between the first two (the same ``exp`` as a
 vectorised form, so the results do not depend on the compiler's; taken only
 of the exponents that are read) and the rationing of each pool before the
-last. The passes select rather than branch on random outcomes, and their
-work arrays are kept across steps. Everything that depends on a
+last. The last pass selects rather than branches on random outcomes, and
+the work arrays are kept across steps. Everything that depends on a
 citizen's region, place and age group only (visit hours, usability, PE,
 coverage, reliability, the offline and assisted logit weights) is computed
 in a small table over the keys region × urban × age
@@ -1209,35 +1209,47 @@ def _serve_choose(active, key, handled, waited, qch, flags, ex, ex64, as_region,
             c = 1
             total = one
         none_open = total <= 0 and not queued
-        c = -1 if (queued or none_open) else c
-        fl |= 16 if none_open else 0
+        if queued:
+            c = -1
+        if none_open:
+            c = -1
+            fl |= 16
         if uses_choice:  # adoption = channel chosen at the latest need where online was open
-            adopted[a] = (c == 1) if ok else (False if (not reach and not queued) else adopted[a])
-        # online encounter and fallback (selects, not branches: the outcomes are random)
+            if ok:
+                adopted[a] = c == 1
+            elif not reach and not queued:
+                adopted[a] = False
+        # online encounter and fallback
         tried = c == 1
-        prob = tab[6, ku] / (ex[1, ko] + one)  # read for every citizen, used where online is tried
-        good = tried & (u_success[i] < prob)
-        failed = tried & (not good)
-        fb = 2 if as_region[kk // 6] else (0 if offline_open else -1)
-        fl |= 16 if (failed and fb == -1) else 0
+        good = False
+        fb = -1
+        if tried:
+            prob = tab[6, ku] / (ex[1, ko] + one)
+            good = u_success[i] < prob
+            if not good:
+                fb = 2 if as_region[kk // 6] else (0 if offline_open else -1)
+                if fb == -1:
+                    fl |= 16
         success[i] = good
         choice[i] = c
         flags[i] = fl
         # who waits for offline or assisted service this step
         q = qch[i]
-        q_new = (0 if cover else 3) if c == 0 else -1
-        q_new = 2 if (assisted_on and c == 2) else q_new
-        q_new = fb if failed else q_new
-        q = q if queued else q_new
-        qch[i] = q
-        # appended unconditionally, counted if waiting (nd <= i: the slot is free)
-        d_idx[nd] = i
-        d_reg[nd] = kk // 6
-        is_as = q == 2
-        d_as[nd] = is_as
-        d_cost[nd] = handled[i] * (hc_as if is_as else hc_off)
-        d_wait[nd] = waited[i]
-        nd += q != -1
+        if not queued:
+            q = (0 if cover else 3) if c == 0 else -1
+            if assisted_on and c == 2:
+                q = 2
+            if tried and not good:
+                q = fb
+            qch[i] = q
+        if q != -1:
+            d_idx[nd] = i
+            d_reg[nd] = kk // 6
+            is_as = q == 2
+            d_as[nd] = is_as
+            d_cost[nd] = handled[i] * (hc_as if is_as else hc_off)
+            d_wait[nd] = waited[i]
+            nd += 1
     return nd
 
 
