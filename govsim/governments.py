@@ -138,9 +138,9 @@ from __future__ import annotations
 
 import math
 
-import mesa
 import numpy as np
 
+from .agents import GovAgent
 from . import cadres, evaluation, platforms
 from .compiled import jit
 from .config import Param, declare
@@ -280,7 +280,7 @@ def _ratio(a: float, b: float, cap: float = 1e12) -> float:
     return cap if a > 0 else 0.0
 
 
-class CentralGovernment(mesa.Agent):
+class CentralGovernment(GovAgent):
     """Sets the evaluation regime for local governments.
 
     Attributes
@@ -309,7 +309,7 @@ class CentralGovernment(mesa.Agent):
 _SHOCKS: list = []
 
 
-class LocalGovernment(mesa.Agent):
+class LocalGovernment(GovAgent):
     """The government of one region.
 
     Attributes

@@ -115,10 +115,10 @@ from __future__ import annotations
 import math
 from collections import deque
 
-import mesa
 import numpy as np
 import pandas as pd
 
+from .agents import GovAgent
 from .cadres import _residents_list
 from .config import Param, declare
 from .metrics import declare_output, register_reporter
@@ -190,7 +190,7 @@ declare(
 )
 
 
-class Platform(mesa.Agent):
+class Platform(GovAgent):
     """A service platform (Mesa agent): an integrated portal or a departmental app.
 
     Parameters
