@@ -580,6 +580,26 @@ def _split_uses(lay: Layout, shares_r: list, per_region: list | None) -> None:
                 p.uses = 0.0
 
 
+def _record_use(plat, zombie_threshold: float, demand_threshold: float, benefit_threshold: float) -> None:
+    """Use rate, benefit, zombie flag and quadrant of ``plat`` from its use and domain histories.
+
+    The histories hold Python floats (per 1,000 residents, appended by the
+    caller this step), so the sums are plain float sums in append order.
+    """
+    uh, dh = plat._uses_hist, plat._domain_hist
+    used = sum(uh)
+    rate = used / len(uh)
+    plat.use_rate = rate
+    dom = sum(dh)
+    benefit = min(1.0, used / dom) if dom > 0 else 0.0
+    plat.benefit = benefit
+    plat.zombie = rate < zombie_threshold
+    if plat.demand >= demand_threshold:  # quadrant(plat.demand, benefit, ...), inline
+        plat.quadrant = "effective" if benefit >= benefit_threshold else "failed"
+    else:
+        plat.quadrant = "useful_unsolicited" if benefit >= benefit_threshold else "decoration"
+
+
 def update_use(model, needs_by_region: np.ndarray) -> None:
     """After service: use rate, benefit, zombie flag and quadrant of every live platform."""
     p = model.params
@@ -596,18 +616,7 @@ def update_use(model, needs_by_region: np.ndarray) -> None:
         else:
             uh.append(0.0)
             dh.append(0.0)
-        used = sum(uh)
-        rate = float(used / len(uh))
-        plat.use_rate = rate
-        dom = float(sum(dh))
-        benefit = min(1.0, float(used) / dom) if dom > 0 else 0.0
-        plat.benefit = benefit
-        plat.zombie = rate < z
-        # quadrant(plat.demand, benefit, dt, bt), inline
-        if plat.demand >= dt:
-            plat.quadrant = "effective" if benefit >= bt else "failed"
-        else:
-            plat.quadrant = "useful_unsolicited" if benefit >= bt else "decoration"
+        _record_use(plat, z, dt, bt)
 
 
 def split_and_update_use(model, needs_by_region, lay: Layout | None = None) -> list:
@@ -649,21 +658,7 @@ def split_and_update_use(model, needs_by_region, lay: Layout | None = None) -> l
             else:
                 uh.append(0.0)
                 dh.append(0.0)
-            used = sum(uh)  # Python floats only (appended here and by update_use): no float() needed
-            rate = used / len(uh)
-            pl.use_rate = rate
-            dom = sum(dh)
-            if dom > 0:
-                benefit = used / dom
-                benefit = benefit if benefit < 1.0 else 1.0  # min(1.0, ·), NaN included
-            else:
-                benefit = 0.0
-            pl.benefit = benefit
-            pl.zombie = rate < z
-            if pl.demand >= dt:
-                pl.quadrant = "effective" if benefit >= bt else "failed"
-            else:
-                pl.quadrant = "useful_unsolicited" if benefit >= bt else "decoration"
+            _record_use(pl, z, dt, bt)
     return shares_r
 
 
