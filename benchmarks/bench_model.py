@@ -18,7 +18,6 @@ import json
 import platform
 import subprocess
 import sys
-import time
 
 CHILD = r"""
 import json, resource, sys, time

@@ -151,7 +151,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .citizens import AGE_GROUPS, ASSISTED, OFFLINE, ONLINE
+from .citizens import AGE_GROUPS, ASSISTED, OFFLINE
 from .compiled import jit
 from .config import Param, declare
 from .platforms import layout
