@@ -170,3 +170,15 @@ def test_property_formalism_within_budget_capacity_nonnegative_no_nan(overrides,
     for pl in m.platforms:
         for q in ("coverage", "usability", "integration", "reliability", "security", "demand", "benefit"):
             assert 0.0 <= getattr(pl, q) <= 1.0, (q, getattr(pl, q))
+
+
+def test_formalism_hours_per_cadre_bounded_with_vanishing_cadres():
+    """Found by the property test: cadre counts near the float underflow made the ratio of totals overshoot
+    cadres.hours_per_step by rounding (6.07e-08 > 5.96e-08)."""
+    o = {"citizens.n": 172, "regions.n": 2, "government.budget_mean": 0.0, "platform.integration": 0.0,
+         "formalism.entry_hours": 1.0, "formalism.checkin_hours": 0.0, "formalism.trace_hours": 0.0,
+         "platform.initial_apps": 0, "cadres.per_10k_citizens": 2.2250738585e-313,
+         "cadres.hours_per_step": 5.960464477539063e-08, "participation.enabled": False,
+         "government.metric_weight": 0.0, "government.planning_period": 1, "platform.app_integration": 0.0}
+    df = govsim.GovModel(govsim.load_scenario("baseline", o), rng=165).run(6)
+    assert (df["formalism_hours_per_cadre"] <= o["cadres.hours_per_step"]).all()
