@@ -33,9 +33,10 @@ changed since the last call (by the rule, by lapses or by anything else); on
 the complete network the count is all adopters minus oneself. A citizen's
 share is that count over its degree (0 without neighbours); the counts are
 not touched while citizens adopt, so the update is synchronous. ``bass``
-draws one uniform per citizen per sub-step (stream ``dynamics``,
-``rng.random(n)``, adopters included) and adopts when it is below
-``min(1, p/k + q/k × share)``; ``threshold`` draws nothing. The results
+draws one uniform per non-adopter per sub-step (stream ``dynamics``,
+``rng.random(k)`` for the k citizens not adopted at the start of the
+sub-step, handed out in citizen order; adopters draw nothing) and adopts when
+it is below ``min(1, p/k + q/k × share)``; ``threshold`` draws nothing. The results
 equal those of ``network.neighbour_share(adopted)`` and the formulas above,
 bit for bit.
 
@@ -71,7 +72,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .compiled import jit
+from .compiled import count_true, jit
 from .config import Param, ScenarioError, _REGISTRY, declare, declare_check
 
 __all__ = ["AdoptionRule", "register_rule", "get_rule", "available_rules",
@@ -190,9 +191,13 @@ class BassRule(AdoptionRule):
         p = params["adoption.p"] / k
         q = params["adoption.q"] / k
         net = model.network
-        u = _uniforms(self, pop.n)
+        buf = _uniforms(self, pop.n)
         for _ in range(k):
-            rng.random(out=u)  # the same draws as rng.random(n), into a reused buffer
+            free = pop.n - count_true(pop.adopted)
+            if free == 0:
+                break
+            u = buf[:free]
+            rng.random(out=u)  # the same draws as rng.random(free), into a reused buffer
             if net.indptr is None:
                 _bass_complete(pop.adopted, u, p, q)
             else:
@@ -271,22 +276,31 @@ def _sync_counts(indptr, indices, adopted, seen, counts):  # pragma: no cover - 
 
 @jit
 def _bass_csr(indptr, indices, adopted, seen, counts, degree, u, p, q):  # pragma: no cover - compiled
-    """One synchronous Bass sub-step on a CSR network: adopted[i] |= u[i] < min(1, p + q * share_i).
+    """One synchronous Bass sub-step on a CSR network: a non-adopter i adopts if u[t] < min(1, p + q * share_i).
+
+    ``u`` holds one uniform per non-adopter, the t-th for the t-th non-adopter in citizen order.
 
     The shares are those of the state at the call (the counts are brought up
     to date first and not touched while adopting), so the update is synchronous.
     """
     _sync_counts(indptr, indices, adopted, seen, counts)
-    for i in range(adopted.size):
+    a8 = adopted.view(np.uint8)
+    t = 0
+    for i in range(a8.size):  # u[t]: the t-th non-adopter's uniform
         prob = p + q * (counts[i] / degree[i])
-        if prob > 1.0:
-            prob = 1.0
-        adopted[i] = adopted[i] | (u[i] < prob)
+        prob = 1.0 if prob > 1.0 else prob
+        free = 1 - a8[i]
+        ui = u[t] if t < u.size else 1.0
+        a8[i] = a8[i] | np.uint8(free & (ui < prob))
+        t += free
 
 
 @jit
 def _bass_complete(adopted, u, p, q):  # pragma: no cover - compiled
-    """One synchronous Bass sub-step on the complete network (share = adopters other than self / (n - 1))."""
+    """One synchronous Bass sub-step on the complete network (share = adopters other than self / (n - 1)).
+
+    ``u`` holds one uniform per non-adopter, in citizen order, as in :func:`_bass_csr`.
+    """
     n = adopted.size
     total = 0
     for i in range(n):
@@ -295,9 +309,12 @@ def _bass_complete(adopted, u, p, q):  # pragma: no cover - compiled
     prob = p + q * share
     if prob > 1.0:
         prob = 1.0
-    for i in range(n):
-        if not adopted[i] and u[i] < prob:
-            adopted[i] = True
+    t = 0
+    for i in range(n):  # u[t]: the t-th non-adopter's uniform
+        if not adopted[i]:
+            if u[t] < prob:
+                adopted[i] = True
+            t += 1
 
 
 @jit

@@ -8,10 +8,11 @@ consider the online channel.
 How it is computed: the share of aware neighbours at the start of the step
 comes from the step's neighbour sums
 (:func:`govsim.channels.neighbour_aware_share`), bit for bit equal to
-``network.neighbour_share(aware)``. One uniform per citizen is drawn (stream
-``dynamics``, ``rng.random(n)``) whether or not the citizen is already aware,
-and one compiled pass (:func:`govsim.compiled.jit`) makes citizen i aware when
-it is unaware and its uniform is below ``min(1, p + q × share_i)``.
+``network.neighbour_share(aware)``. One uniform is drawn per citizen unaware
+at the start of the step (stream ``dynamics``, ``rng.random(k)`` for the k
+unaware, handed out in citizen order; the aware draw nothing), and one
+compiled pass (:func:`govsim.compiled.jit`) makes an unaware citizen aware when
+its uniform is below ``min(1, p + q × share_i)``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from .channels import neighbour_aware_share
-from .compiled import jit
+from .compiled import count_true, jit
 from .config import Param, declare
 
 declare(
@@ -52,16 +53,27 @@ def spread_awareness(model, rng: np.random.Generator) -> None:
     u = model.__dict__.get("_awareness_u")
     if u is None or u.size != pop.n:
         u = model.__dict__["_awareness_u"] = np.empty(pop.n)
-    rng.random(out=u)  # the same draws as rng.random(n), into a reused buffer
+    unaware = pop.n - count_true(pop.aware)
+    if unaware == 0:
+        return
+    u = u[:unaware]
+    rng.random(out=u)  # the same draws as rng.random(unaware), into a reused buffer
     p = model.params
     _spread(pop.aware, share, u, float(p["awareness.p"]), float(p["awareness.q"]))
 
 
 @jit
 def _spread(aware, share, u, p, q):  # pragma: no cover - compiled
-    """aware[i] |= u[i] < min(q * share[i] + p, 1) (share: start of the step; the aware stay aware)."""
-    a8 = aware.view(np.uint8)  # branch-free over everyone: vectorised
+    """The t-th unaware citizen i (in citizen order) becomes aware if u[t] < min(q * share[i] + p, 1).
+
+    ``share`` is of the start of the step; the aware stay aware and draw nothing.
+    """
+    a8 = aware.view(np.uint8)
+    t = 0
     for i in range(a8.size):
         prob = q * share[i] + p
         prob = 1.0 if prob > 1.0 else prob
-        a8[i] = a8[i] | np.uint8(u[i] < prob)
+        ui = u[t] if t < u.size else 1.0  # (t < u.size for every unaware citizen)
+        unaware = 1 - a8[i]
+        a8[i] = a8[i] | np.uint8(unaware & (ui < prob))
+        t += unaware
