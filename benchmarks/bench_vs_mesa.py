@@ -357,7 +357,7 @@ def render(res: dict, plot_name: str) -> str:
         mu, mb = res["mesa"]["utility"].get(n), res["mesa"]["bass"].get(n)
 
         def ms(x, key="step_s"):
-            return f"{1e3 * x[key]:.1f}" if x else "–"
+            return f"{1e3 * x[key]:.3g}" if x else "–"  # 3 significant digits: 0.0403, 0.663, 114
 
         total120 = f"{f['step_s'] * 120:.1f}" if f else "–"
         build = f"{f['build_s']:.2f}" if f else "–"
