@@ -270,6 +270,13 @@ declare(
 )
 
 
+def response_scale(params) -> float:
+    """Money at which a spending line reaches 1 − 1/e of its effect: ``response_scale`` × ``budget_mean``
+    (× 1 when there is no budget)."""
+    bm = params["government.budget_mean"]
+    return params["government.response_scale"] * (bm if bm > 0 else 1.0)
+
+
 def _ratio(a: float, b: float, cap: float = 1e12) -> float:
     """a / b for non-negative a, capped (and ``cap`` for a > 0 over b = 0): safe with tiny scales."""
     if b > 0:
@@ -396,6 +403,11 @@ class LocalGovernment(GovAgent):
         r = self.region
         return float(ind["users"][r]), float(sat[r]), float(time[r]), float(eq[r])
 
+    def responses(self, alloc: np.ndarray) -> tuple[float, np.ndarray]:
+        """The discretionary budget D and each line's response ``1 − exp(−alloc × D / response_scale)``."""
+        D = self.discretionary()
+        return D, 1.0 - np.exp(-alloc * _ratio(D, response_scale(self.model.params)))
+
     def expected_gain(self, alloc: np.ndarray) -> np.ndarray:
         """Expected evaluation gain over the next period of each allocation (rows of ``alloc``)."""
         m = self.model
@@ -403,10 +415,7 @@ class LocalGovernment(GovAgent):
         w = float(p["government.metric_weight"])
         rho = p["government.response_gain"]
         period = int(p["government.planning_period"])
-        bm = p["government.budget_mean"]
-        D = self.discretionary()
-        scale = p["government.response_scale"] * (bm if bm > 0 else 1.0)
-        f = 1.0 - np.exp(-alloc * _ratio(D, scale))
+        D, f = self.responses(alloc)
         N = p["government.apps_norm"]
         lay = platforms.layout(m)
         n_plat = lay.n_plat[self.region]
@@ -435,8 +444,7 @@ class LocalGovernment(GovAgent):
         w = float(p["government.metric_weight"])
         rho = p["government.response_gain"]
         N = p["government.apps_norm"]
-        bm = p["government.budget_mean"]
-        scale = p["government.response_scale"] * (bm if bm > 0 else 1.0)
+        scale = response_scale(p)
         H = p["cadres.hours_per_step"]
         lay = platforms.layout(m)
         own = lay.by_region[self.region]

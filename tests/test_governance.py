@@ -187,10 +187,7 @@ def _expected_gain_numpy(gov, alloc):
     w = float(p["government.metric_weight"])
     rho = p["government.response_gain"]
     period = int(p["government.planning_period"])
-    bm = p["government.budget_mean"]
-    D = gov.discretionary()
-    scale = p["government.response_scale"] * (bm if bm > 0 else 1.0)
-    f = 1.0 - np.exp(-alloc * governments._ratio(D, scale))
+    D, f = gov.responses(alloc)  # numpy in both; what is checked is the compiled candidate scores
     fq, fl, ft, fs, fc = f.T
     N = p["government.apps_norm"]
     n_plat = float(govsim.cadres.platform_counts(m)[gov.region])
