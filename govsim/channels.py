@@ -154,7 +154,7 @@ import numpy as np
 from .citizens import AGE_GROUPS, ASSISTED, OFFLINE
 from .compiled import jit
 from .config import Param, declare
-from .platforms import layout
+from .platforms import layout, np_sum
 
 # per-citizen outcome codes of the current step (model.step_outcome)
 NO_NEED, SERVED_OFFLINE, SERVED_ONLINE, SERVED_ASSISTED, UNMET, QUEUED = -1, 0, 1, 2, 3, 4
@@ -1506,6 +1506,9 @@ def serve_needs(model, needs: np.ndarray, quality: dict[str, np.ndarray], rng: n
             pools = ((1, help_cap), (2, cadre_cap)) if help_cap.any() else ((2, cadre_cap),)
         else:
             pools = ((0, cadre_cap),)
+        if not assisted_on and hc_off <= 0.0:  # every case costs 0 hours: all served, none used, no draws
+            pools = ()
+            d_served[:] = True
         for pool, cap in pools:
             members = b["all"][:nd] if pool == 0 else _pool_members(pool, nd, d_reg, d_as, as_region, d_served)
             if members.size:
@@ -1524,7 +1527,7 @@ def serve_needs(model, needs: np.ndarray, quality: dict[str, np.ndarray], rng: n
      wait_steps) = _serve_finish(
         active, key, new, handled, waited, qch, flags, choice, success, nd, d_idx, b["d_served"], d_wait, d_as, tab,
         patience, has_queue, f32(wait_h), f32(p["channels.online_hours"]), f32(p["channels.fallback_hours"]),
-        np.getbufsize(), st.pending, st.waited, st.queue_channel, pop.time_cost, pop.needs_total, pop.served,
+        b["bufsize"], st.pending, st.waited, st.queue_channel, pop.time_cost, pop.needs_total, pop.served,
         pop.unmet, pop.habit, full_outcome, step_hours, outcome, episode, tried, groups, region_online, totals)
     st.n_queued = int(n_queued)
     model.step_outcome = full_outcome
@@ -1548,7 +1551,7 @@ def serve_needs(model, needs: np.ndarray, quality: dict[str, np.ndarray], rng: n
         "hours": float(hours_total),
         "visits": float(visits_total),
         "wait_steps": float(wait_steps),
-        "capacity_hours": float(cap_all.sum()),
+        "capacity_hours": np_sum(cap_all.tolist()),
         "capacity_used": float(used),
     }
 
@@ -1566,7 +1569,9 @@ def _buffers(st: ChannelState, n: int) -> dict:
             "success": np.empty(n, dtype=bool), "d_idx": np.empty(n, dtype=np.intp),
             "d_reg": np.empty(n, dtype=np.intp), "d_cost": np.empty(n), "d_wait": np.empty(n, dtype=np.int32),
             "d_as": np.empty(n, dtype=bool), "d_served": np.empty(n, dtype=bool),
-            "no_region": np.zeros(0, dtype=bool), "coef_in": None, "all": np.arange(n, dtype=np.intp)}
+            "no_region": np.zeros(0, dtype=bool), "coef_in": None, "all": np.arange(n, dtype=np.intp),
+            # numpy's buffer size when the buffers were made: the block size of its float32 sums (_sum_as_float64)
+            "bufsize": np.getbufsize()}
     return b
 
 
