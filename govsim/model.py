@@ -33,6 +33,9 @@ Which processes run
     initial state (changed only by scheduled events), so quality, budgets,
     apps and formalism hours stay as built; no governance feedback. This is
     the foundation-level model (awareness, channel choice, service, learning).
+    The quality citizens meet and the cadres' service hours are therefore
+    computed again only in a step after an event or a change of
+    ``model.params``, not every step.
 ``diffusion``
     the adoption rule alone (with scheduled events): no awareness, needs,
     service or learning. For the ``bass`` and ``threshold`` rules (and custom
@@ -285,7 +288,8 @@ class GovModel(mesa.Model):
             mark(name)
 
     def _events(self) -> None:
-        apply_events(self, self.time_step)
+        if apply_events(self, self.time_step):
+            self._frozen_params = None  # an event may change platforms and governments: recompute their inputs
 
     def _governments(self) -> None:
         self.central.step()
@@ -294,8 +298,18 @@ class GovModel(mesa.Model):
         for platform in self.platforms:
             platform.step()
 
+    # Without the governments process (schedule "citizens") platforms and governments change only by events
+    # and parameters, so quality and the cadres' service hours are kept while neither changed
+    # (``_frozen_params``: the parameters they were computed with; None: compute them).
+    _frozen_params = None
+    _reuse_inputs = False
+
     def _quality(self) -> None:
-        self.quality = regional_quality(self)
+        frozen = "governments" not in self.schedule
+        self._reuse_inputs = frozen and self._frozen_params is not None and self._frozen_params == self.params
+        if not self._reuse_inputs:
+            self.quality = regional_quality(self)
+            self._frozen_params = dict(self.params) if frozen else None
 
     def _awareness(self) -> None:
         spread_awareness(self, self.streams["dynamics"])
@@ -305,7 +319,8 @@ class GovModel(mesa.Model):
 
     def _service(self) -> None:
         needs = draw_needs(self, self.streams["dynamics"])
-        self.service_capacity = service_hours(self)
+        if not self._reuse_inputs:
+            self.service_capacity = service_hours(self)
         self.step_counts = serve_needs(self, needs, self.quality, self.streams["dynamics"])
 
     def _learning(self) -> None:

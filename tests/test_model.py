@@ -182,6 +182,36 @@ def test_citizens_schedule_freezes_platforms_of_the_baseline():
     assert cit.results()["needs"].iloc[1:].gt(0).all()  # citizens still have and get needs served
 
 
+def test_citizens_schedule_recomputes_quality_and_capacity_after_events_and_parameter_changes():
+    """Under ``citizens`` quality and cadre service hours are kept between steps; an event (an outage, a
+    parameter set) or a change of ``model.params`` makes the next step compute them again, so the run equals,
+    bit for bit, one that computes them every step. Without the recomputation the outage would not show."""
+    from govsim.config import Scenario
+
+    base = govsim.load_scenario("baseline", {"citizens.n": 1500, "scenario.processes": "citizens",
+                                             "scenario.outputs": ""})
+    events = ({"step": 4, "type": "outage", "arms": [], "region": -1, "kind": "all", "duration": 3},
+              {"step": 6, "type": "set", "arms": [], "key": "cadres.hours_per_step", "value": 160.0})
+    sc = Scenario(base.name, base.values, {}, events)
+
+    def run(recompute_every_step, set_param_at=9):
+        model = govsim.GovModel(sc, rng=11)
+        if recompute_every_step:
+            model._quality = lambda: (setattr(model, "quality", govsim.platforms.regional_quality(model)),
+                                      setattr(model, "_reuse_inputs", False))
+        for _ in range(12):
+            if model.time_step == set_param_at:
+                model.params["formalism.checkin_hours"] = 0.0  # by hand, between steps
+            model.step()
+        return model.results()
+
+    cached, every = run(False), run(True)
+    pd.testing.assert_frame_equal(cached, every)
+    assert cached["service_capacity_hours"].nunique() >= 3  # built, then the set event, then the change by hand
+    online = cached["needs_online"]
+    assert online.iloc[4] == 0 and online.iloc[3] > 0  # the outage took the portal down at step 4
+
+
 def test_diffusion_schedule_runs_the_rule_alone():
     """``diffusion``: adoption moves, awareness and literacy do not, no needs arise."""
     sc = foundation({"adoption.rule": "bass", "adoption.p": 0.05, "adoption.q": 0.3,
