@@ -1486,8 +1486,9 @@ def serve_needs(model, needs: np.ndarray, quality: dict[str, np.ndarray], rng: n
                    packed, inv_degree, pack_shift, count_mask, fc, coef,
                    cap_all, float(patience), wait_h, float(p["utility.b_time"]), float(p["utility.asc_assisted"]),
                    key, new, handled, waited, qch, flags, ex, ex64)
-    ex_ok = ex[:2, :k_ok]
-    np.exp(ex_ok, out=ex_ok)
+    for row in ex[:2]:  # row by row: numpy's exp over contiguous rows is faster than over the 2-d view
+        row_ok = row[:k_ok]
+        np.exp(row_ok, out=row_ok)
     if assisted_on:
         np.exp(ex[2], out=ex[2])
     np.exp(ex64, out=ex64)
