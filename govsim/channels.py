@@ -147,6 +147,7 @@ vectorised formulas they replace, bit for bit.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -333,7 +334,7 @@ def setup(model) -> None:
     model.step_active = np.zeros(0, dtype=np.intp)
     model.step_record = {"outcome": np.zeros(0, dtype=np.int8), "handled": np.zeros(0, dtype=np.int32),
                          "episode_hours": np.zeros(0, dtype=np.float32), "tried_online": np.zeros(0, dtype=bool)}
-    model.step_groups = {k: np.zeros(N_GROUPS) for k in GROUP_KEYS}
+    model.step_groups = GroupTallies(np.zeros((len(_GROUP_ROWS), N_GROUPS)))
 
 
 #: tallies of :attr:`model.step_groups`, each an array over :data:`GROUP_NAMES`
@@ -1453,7 +1454,7 @@ def serve_needs(model, needs: np.ndarray, quality: dict[str, np.ndarray], rng: n
     m = active.size
     u = b["u"][:3 * m].reshape(3, m)
     rng.random(out=u, dtype=np.float32)
-    u_cover, u_choice, u_success = u
+    u_cover, u_choice, u_success = u[0], u[1], u[2]
     si = fc = pop.literacy  # not read unless the choice model needs them
     si_packed = False
     packed = inv_degree = st.key
@@ -1486,9 +1487,9 @@ def serve_needs(model, needs: np.ndarray, quality: dict[str, np.ndarray], rng: n
                    packed, inv_degree, pack_shift, count_mask, fc, coef,
                    cap_all, float(patience), wait_h, float(p["utility.b_time"]), float(p["utility.asc_assisted"]),
                    key, new, handled, waited, qch, flags, ex, ex64)
-    for row in ex[:2]:  # row by row: numpy's exp over contiguous rows is faster than over the 2-d view
-        row_ok = row[:k_ok]
-        np.exp(row_ok, out=row_ok)
+    ex0, ex1 = ex[0, :k_ok], ex[1, :k_ok]  # row by row: numpy's exp is faster over contiguous rows than the 2-d view
+    np.exp(ex0, out=ex0)
+    np.exp(ex1, out=ex1)
     if assisted_on:
         np.exp(ex[2], out=ex[2])
     np.exp(ex64, out=ex64)
@@ -1536,7 +1537,7 @@ def serve_needs(model, needs: np.ndarray, quality: dict[str, np.ndarray], rng: n
     model.step_needs = needs
     model.step_active = active
     model.step_record = {"outcome": outcome, "handled": handled, "episode_hours": episode, "tried_online": tried}
-    model.step_groups = dict(zip(_GROUP_ROWS, groups, strict=True))
+    model.step_groups = GroupTallies(groups)
     _record_platform_uses(model, region_online)
     n_off, n_on, n_as, n_unmet, n_q = totals.tolist()  # = the sums of the group rows (integer counts)
     return {
@@ -1579,6 +1580,36 @@ def _buffers(st: ChannelState, n: int) -> dict:
 #: rows of the group tallies of :func:`_serve_finish`, and the order of ``model.step_groups``
 _GROUP_ROWS = ("needs", "queued_before", "offline", "online", "assisted", "unmet", "queued", "hours", "visits")
 _GROUP_ORDER = _GROUP_ROWS
+_GROUP_ROW_INDEX = {name: row for row, name in enumerate(_GROUP_ROWS)}
+
+
+class GroupTallies(Mapping):
+    """``model.step_groups``: the step's tallies by group, ``{tally: array over GROUP_NAMES}``.
+
+    A read-only mapping over the rows of the one table :func:`_serve_finish`
+    fills (made into arrays only when read: most steps nobody reads them).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> g = GroupTallies(np.arange(9 * 6.0).reshape(9, 6))
+    >>> g["offline"].tolist(), len(g), list(g)[:2]
+    ([12.0, 13.0, 14.0, 15.0, 16.0, 17.0], 9, ['needs', 'queued_before'])
+    """
+
+    __slots__ = ("table",)
+
+    def __init__(self, table: np.ndarray):
+        self.table = table
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.table[_GROUP_ROW_INDEX[name]]
+
+    def __iter__(self):
+        return iter(_GROUP_ROWS)
+
+    def __len__(self) -> int:
+        return len(_GROUP_ROWS)
 
 
 def _record_platform_uses(model, per_region: np.ndarray) -> None:
