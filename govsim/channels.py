@@ -593,7 +593,7 @@ def _neighbour_sums(model, aware: bool = False) -> None:
         with_aware = aware and st.aware_shift is not None
         a_shift = st.aware_shift if with_aware else 0
         _pack_state(pop.literacy, pop.adopted, pop.aware, with_aware, float(2 ** shift), float(2 ** a_shift), x)
-        args = (net.indptr, net.indices, x, shift, a_shift, with_aware, st.inv_degree_lit32, st.degree_div,
+        args = (net.indptr, net.indices, net.row_order(), x, shift, a_shift, with_aware, st.inv_degree_lit32, st.degree_div,
                 packed, st.literacy_buf, share)
         halves = net._halves()
         if halves is None:
@@ -628,13 +628,14 @@ def _pack_state(literacy, adopted, aware, with_aware, adopted_bit, aware_bit, x)
 
 
 @jit
-def _unpack_neighbour_sums(indptr, indices, x, shift, a_shift, with_aware, inv_degree_lit32, degree_div,
-                           packed, neighbour_lit, aware_share, row_lo, row_hi):
-    """Rows ``row_lo .. row_hi``: the neighbour sum of x (row order from 0.0, as scipy's CSR product, so the same
+def _unpack_neighbour_sums(indptr, indices, order, x, shift, a_shift, with_aware, inv_degree_lit32, degree_div,
+                           packed, neighbour_lit, aware_share, lo, hi):
+    """Rows ``order[lo:hi]``: the neighbour sum of x (row order from 0.0, as scipy's CSR product, so the same
     bits), truncated to an integer, and its decoding: the neighbours' mean literacy (float32, as numpy's float32
     multiply of the low bits by 2^-20 / degree) and, with ``with_aware``, the aware share (float64)."""
     low_mask = (np.int64(1) << shift) - 1
-    for i in range(row_lo, row_hi):
+    for pos in range(lo, hi):
+        i = np.uint64(order[pos])
         s = 0.0
         for e in range(np.uint64(indptr[i]), np.uint64(indptr[i + 1])):
             s += x[np.uint64(indices[e])]

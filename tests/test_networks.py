@@ -201,6 +201,21 @@ def test_neighbour_sum_matches_scipy_and_out_buffer():
     np.testing.assert_allclose(complete(5).neighbour_sum(X[:5]), X[:5].sum(0) - X[:5])
 
 
+def test_row_order_is_blocks_sorted_by_degree_and_sums_are_scipys_bits():
+    net = erdos_renyi(1000, 10, rng(3))
+    order = net.row_order()
+    assert order is net.row_order()  # cached
+    np.testing.assert_array_equal(np.sort(order), np.arange(net.n))  # a permutation
+    block = netmod.ROW_BLOCK
+    for lo in range(0, net.n, block):
+        rows = order[lo:lo + block]
+        np.testing.assert_array_equal(np.sort(rows), np.arange(lo, min(lo + block, net.n)))  # stays in its block
+        key = net.degree[rows].astype(np.int64) * net.n + rows  # by degree, ties in row order
+        assert (np.diff(key) > 0).all()
+    x = rng(4).random(net.n) * 2.0**30  # sums whose rounding depends on the order of the additions
+    np.testing.assert_array_equal(net.neighbour_sum(x), net.to_scipy() @ x)
+
+
 def test_neighbour_sum_rejects_bad_input():
     net = build("erdos_renyi")
     with pytest.raises(ValueError, match="length n"):
