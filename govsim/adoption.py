@@ -268,10 +268,10 @@ def _sync_counts(indptr, indices, adopted, seen, counts):  # pragma: no cover - 
             continue
         for i in range(lo, hi):
             if a8[i] != seen[i]:
-                d = 1 if a8[i] else -1
+                d = np.int32(1) if a8[i] else np.int32(-1)
                 seen[i] = a8[i]
-                for j in range(indptr[i], indptr[i + 1]):
-                    counts[indices[j]] += d
+                for j in range(np.uint64(indptr[i]), np.uint64(indptr[i + 1])):  # unsigned: no negative-index checks
+                    counts[np.uint64(indices[j])] += d
 
 
 @jit
