@@ -155,6 +155,7 @@ import numpy as np
 from .citizens import AGE_GROUPS, ASSISTED, OFFLINE
 from .compiled import jit
 from .config import Param, declare
+from .networks import _pool, _row_sum
 from .platforms import layout, np_sum
 
 # per-citizen outcome codes of the current step (model.step_outcome)
@@ -593,14 +594,12 @@ def _neighbour_sums(model, aware: bool = False) -> None:
         with_aware = aware and st.aware_shift is not None
         a_shift = st.aware_shift if with_aware else 0
         _pack_state(pop.literacy, pop.adopted, pop.aware, with_aware, float(2 ** shift), float(2 ** a_shift), x)
-        args = (net.indptr, net.indices, net.row_order(), x, shift, a_shift, with_aware, st.inv_degree_lit32, st.degree_div,
-                packed, st.literacy_buf, share)
+        args = (net.indptr, net.indices, net.row_order(), x, shift, a_shift, with_aware, st.inv_degree_lit32,
+                st.degree_div, packed, st.literacy_buf, share)
         halves = net._halves()
         if halves is None:
             _unpack_neighbour_sums(*args, 0, n)
         else:  # two row halves on two threads (the kernel releases the GIL; every row is computed the same)
-            from .networks import _pool
-
             for job in [_pool().submit(_unpack_neighbour_sums, *args, lo, hi) for lo, hi in halves]:
                 job.result()
         st.packed = packed
@@ -636,10 +635,7 @@ def _unpack_neighbour_sums(indptr, indices, order, x, shift, a_shift, with_aware
     low_mask = (np.int64(1) << shift) - 1
     for pos in range(lo, hi):
         i = np.uint64(order[pos])
-        s = 0.0
-        for e in range(np.uint64(indptr[i]), np.uint64(indptr[i + 1])):
-            s += x[np.uint64(indices[e])]
-        p = np.int64(s)  # truncates the literacy sum to the 2^-20 below
+        p = np.int64(_row_sum(indptr, indices, x, i))  # truncates the literacy sum to the 2^-20 below
         packed[i] = p
         neighbour_lit[i] = np.float32(p & low_mask) * inv_degree_lit32[i]
         if with_aware:

@@ -116,20 +116,23 @@ if hasattr(os, "register_at_fork"):  # a forked child has no pool threads: let i
 ROW_BLOCK = 256
 
 
-@jit
-def _row_sums(indptr, indices, order, x, out, lo, hi):
-    """``out[i] = Σ x[j]`` over the stored neighbours j of the rows ``i = order[lo:hi]``, each from 0.0 in row order.
+@jit(inline="always")
+def _row_sum(indptr, indices, x, i):  # pragma: no cover - compiled
+    """Σ x[j] over the stored neighbours j of row i, from 0.0 in stored order: the same float64 additions in the
+    same order as scipy's CSR product with unit weights (so the same bits); unsigned indices spare the compiled
+    loop its negative-index checks."""
+    s = 0.0
+    for e in range(np.uint64(indptr[i]), np.uint64(indptr[i + 1])):
+        s += x[np.uint64(indices[e])]
+    return s
 
-    The same float64 additions in the same order as scipy's CSR product with
-    unit weights (so the same bits, whatever the order of the rows); unsigned
-    indices spare the compiled loop its negative-index checks.
-    """
+
+@jit
+def _row_sums(indptr, indices, order, x, out, lo, hi):  # pragma: no cover - compiled
+    """``out[i] = Σ x[j]`` over the stored neighbours j of the rows ``i = order[lo:hi]`` (:func:`_row_sum`)."""
     for pos in range(lo, hi):
         i = np.uint64(order[pos])
-        s = 0.0
-        for e in range(np.uint64(indptr[i]), np.uint64(indptr[i + 1])):
-            s += x[np.uint64(indices[e])]
-        out[i] = s
+        out[i] = _row_sum(indptr, indices, x, i)
 
 
 __all__ = [
@@ -512,9 +515,10 @@ class Network:
     Notes
     -----
     A neighbour sum of a vector is one compiled pass over the rows
-    (:func:`_row_sums`, numba, rows visited in :meth:`row_order`): the float64
-    sum of ``x`` over each row's stored neighbours, in row order, the same additions as the sparse product
-    ``A @ x`` with unit weights (so the same bits).  Non-float64 inputs are
+    (:func:`_row_sums`, numba, rows visited in :meth:`row_order`): the
+    float64 sum of ``x`` over each row's stored neighbours, in row order, the
+    same additions as the sparse product ``A @ x`` with unit weights (so the
+    same bits).  Non-float64 inputs are
     converted into a reused length-``n`` buffer, so with ``out=`` a step
     allocates nothing.  Inputs of shape ``(n, k)`` use a cached
     ``scipy.sparse.csr_array`` (float64 ones, built on first use) that shares
