@@ -4,7 +4,10 @@ Prints, in one run, Markdown tables of
 
 1. time per citizen-step of the plain-Mesa peer (``benchmarks/plain_mesa``) and
    of govsim on the same foundation scenario, both rules, at 10^4 citizens, and
-   their ratio (target: govsim at least 200× faster);
+   their ratio (target: govsim at least 200× faster); then the same govsim
+   step split into its compiled kernels, its uniform draws and the rest (each
+   kernel timed in place), with the ratio a step made of the kernels and draws
+   alone would reach;
 2. govsim's time per step (full model) divided by one bare CSR neighbour sum
    ``A @ x`` on the same network at 10^6 citizens (target: at most 5×);
 3. scaling of the full model (``baseline`` scenario: every mechanic on),
@@ -128,6 +131,62 @@ for kind in sys.argv[2:]:
     out[kind] = {"kind": kind, "n": n, "build_s": time.perf_counter() - t0, "edges": int(net.n_edges)}
     del net, pop
 print(json.dumps(out))
+"""
+
+# Where the foundation step goes: every compiled kernel and every uniform draw of the step, timed in place.
+# The kernels are loaded by a warm-up model first (a kernel calls others by their compiled form, so replacing
+# the module attributes by timing wrappers afterwards changes nothing inside them); results are unchanged.
+CHILD_BREAKDOWN = r"""
+import collections, json, sys, time
+sys.path.insert(0, sys.argv[1])
+import numba
+import govsim
+from plain_mesa.common import initial_govsim, load_foundation
+rule, n, steps, repeats = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+sc = load_foundation(rule, {"citizens.n": n})
+initial_govsim(sc.with_overrides({"citizens.n": 500}), 0).run(2)
+spent, calls = collections.Counter(), collections.Counter()
+
+def timed(name, f):
+    def call(*args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return f(*args, **kwargs)
+        finally:
+            spent[name] += time.perf_counter() - t0
+            calls[name] += 1
+    return call
+
+wrappers = {}
+for mod in [m for name, m in sys.modules.items() if name == "govsim" or name.startswith("govsim.")]:
+    for attr, f in list(vars(mod).items()):
+        if isinstance(f, numba.core.registry.CPUDispatcher):
+            if id(f) not in wrappers:
+                wrappers[id(f)] = timed(f.py_func.__name__, f)
+            setattr(mod, attr, wrappers[id(f)])
+
+class TimedGenerator:  # the dynamics stream, its uniform draws timed
+    def __init__(self, rng):
+        self.rng = rng
+        self.random = timed("Generator.random", rng.random)
+    def __getattr__(self, name):
+        return getattr(self.rng, name)
+
+step_s = []
+for rep in range(repeats):
+    m = initial_govsim(sc, rep)
+    m.streams["dynamics"] = TimedGenerator(m.streams["dynamics"])
+    spent.clear(); calls.clear()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        m.step()
+    step_s.append((time.perf_counter() - t0) / steps)
+    if rep == 0:
+        runs = []
+    runs.append({k: v / steps for k, v in spent.items()})
+per = {k: sorted(r.get(k, 0.0) for r in runs)[len(runs) // 2] for k in set().union(*runs)}
+print(json.dumps({"rule": rule, "n": n, "steps": steps, "step_s": sorted(step_s)[len(step_s) // 2],
+                  "parts": per, "calls": {k: v / steps for k, v in calls.items()}}))
 """
 
 CHILD_IMPORT = "import time; t0 = time.perf_counter(); import govsim; print(time.perf_counter() - t0)"
@@ -269,6 +328,12 @@ def run(cfg: dict, mesa_max: int, log) -> dict:
         r = time_pair(rule, cfg["pair_n"], cfg["pair_steps"], cfg["pair_repeats"])
         log(f"pair {rule}: {r}")
         res["pairs"].append(r)
+    # where govsim's step goes at pair_n (a subprocess: it replaces the kernels by timing wrappers)
+    res["breakdown"] = {}
+    for rule in ("utility", "bass"):
+        res["breakdown"][rule] = _run_child(CHILD_BREAKDOWN, BENCH, rule, cfg["pair_n"], cfg["pair_steps"],
+                                            cfg["pair_repeats"])
+        log(f"breakdown {rule}: {res['breakdown'][rule]}")
     # plain Mesa at other sizes (for the plot)
     res["mesa"] = {"utility": {}, "bass": {}}
     for pr in res["pairs"]:
@@ -322,6 +387,8 @@ def render(res: dict, plot_name: str) -> str:
             f"{1e6 * pr['gov_s'] / n:.4f} | {1e3 * pr['gov_s']:.3f} | "
             f"{pr['ratio']:.0f}× [{pr['ratio_min']:.0f}–{pr['ratio_max']:.0f}] | ≥ {TARGETS['mesa_ratio']:.0f}×: "
             f"{_verdict(pr['ratio'] >= TARGETS['mesa_ratio'])} |")
+    if res.get("breakdown"):
+        lines += ["", *render_breakdown(res)]
     big = res["full"][cfg["spmv_n"]]
     spmv_ratio = big["step_spmv_ratio"]
     lines += [
@@ -413,6 +480,62 @@ def render(res: dict, plot_name: str) -> str:
         f"{home:.2f} s | {_verdict(home < TARGETS['network_s'])} |",
     ]
     return "\n".join(lines)
+
+
+GENERATOR = "Generator.random"
+SHOWN_KERNEL_US = 2.0  #: kernels below this many µs per step (for both rules) are summed into one row
+
+
+def render_breakdown(res: dict) -> list[str]:
+    """Table 1a: govsim's foundation step split into compiled kernels, uniform draws and the rest.
+
+    The last line divides the peer's time per step (table 1) by what the
+    kernels and the draws alone take: the ratio a step would reach with
+    nothing between its kernels.
+    """
+    bd, pairs = res["breakdown"], {pr["rule"]: pr for pr in res["pairs"]}
+    rules = [r for r in ("utility", "bass") if r in bd]
+    n = bd[rules[0]]["n"]
+
+    def us(x: float) -> str:
+        return f"{1e6 * x:.1f}"
+
+    kernels = {r: {k: v for k, v in bd[r]["parts"].items() if k != GENERATOR} for r in rules}
+    shown = sorted({k for r in rules for k, v in kernels[r].items() if 1e6 * v >= SHOWN_KERNEL_US},
+                   key=lambda k: -max(kernels[r].get(k, 0.0) for r in rules))
+    lines = [
+        f"### 1a. Where govsim's step goes, {_fmt_n(n)} citizens",
+        "",
+        f"The govsim side of table 1 again ({bd[rules[0]]['steps']} steps from the same initial states, median "
+        f"of {res['cfg']['pair_repeats']} runs), with every compiled kernel (`govsim.compiled.jit`) and every uniform draw "
+        "of the step timed where it is called. The timers add a little to the step; the rest is numpy calls and "
+        "the Python between the kernels.",
+        "",
+        "| part (µs / step) | " + " | ".join(f"`{r}`" for r in rules) + " |",
+        "| --- | " + " | ".join("---:" for _ in rules) + " |",
+    ]
+    for k in shown:
+        lines.append(f"| kernel `{k}` | " + " | ".join(us(kernels[r][k]) if k in kernels[r] else "–"
+                                                      for r in rules) + " |")
+    other = {r: sum(v for k, v in kernels[r].items() if k not in shown) for r in rules}
+    total_k = {r: sum(kernels[r].values()) for r in rules}
+    draws = {r: bd[r]["parts"].get(GENERATOR, 0.0) for r in rules}
+    rest = {r: bd[r]["step_s"] - total_k[r] - draws[r] for r in rules}
+    lines += [
+        "| other kernels | " + " | ".join(us(other[r]) for r in rules) + " |",
+        "| **all compiled kernels** | " + " | ".join(f"**{us(total_k[r])}**" for r in rules) + " |",
+        "| uniform draws (numpy `Generator.random`) | " + " | ".join(us(draws[r]) for r in rules) + " |",
+        "| numpy and Python between them | " + " | ".join(us(rest[r]) for r in rules) + " |",
+        "| step, timers included | " + " | ".join(us(bd[r]["step_s"]) for r in rules) + " |",
+        "",
+    ]
+    for r in rules:
+        if r in pairs:
+            floor = total_k[r] + draws[r]
+            lines.append(f"* `{r}`: the kernels and the draws alone take {us(floor)} µs a step, so with nothing "
+                         f"between them the plain-Mesa peer of table 1 ({1e3 * pairs[r]['peer_s']:.1f} ms a step) "
+                         f"would be {pairs[r]['peer_s'] / floor:.0f}× slower (measured: {pairs[r]['ratio']:.0f}×).")
+    return lines
 
 
 def plot(res: dict, path: Path) -> None:

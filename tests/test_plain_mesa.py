@@ -29,6 +29,7 @@ that size.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -113,10 +114,18 @@ def test_benchmark_command_runs_in_quick_mode(tmp_path):
     """benchmarks/bench_vs_mesa.py --quick at tiny sizes, writing into tmp_path (so it cannot rot)."""
     out = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "bench_vs_mesa.py"), "--quick", "--doc", str(tmp_path / "perf.md"),
-         "--plot", str(tmp_path / "scaling.png")],
+         "--plot", str(tmp_path / "scaling.png"), "--json", str(tmp_path / "raw.json")],
         capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert "plain Mesa / govsim" in out.stdout
+    # the step split in place: the kernels were really timed (the wrappers reached them), and the parts fit the step
+    assert "Where govsim's step goes" in out.stdout and "kernel `_serve_finish`" in out.stdout
+    raw = json.loads((tmp_path / "raw.json").read_text())
+    for rule, bd in raw["breakdown"].items():
+        kernels = {k for k in bd["parts"] if k != "Generator.random"}
+        assert {"utility": {"_serve_prepare", "_unpack_neighbour_sums", "_learn"}, "bass": {"_bass_csr"}}[rule] <= kernels
+        assert bd["parts"]["Generator.random"] > 0
+        assert 0 < sum(bd["parts"].values()) < bd["step_s"]
     assert (tmp_path / "scaling.png").stat().st_size > 0
     text = (tmp_path / "perf.md").read_text()
     assert "<!-- bench_vs_mesa:begin -->" in text and "<!-- bench_vs_mesa:end -->" in text
