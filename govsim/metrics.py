@@ -123,14 +123,17 @@ def reporters_for(names) -> list[Callable]:
     A reporter whose columns are not known yet (registered without
     ``columns=`` and not called since) is always included.
     """
-    key = tuple(names)
+    return list(_plan(tuple(names))[0])
+
+
+def _plan(key: tuple) -> tuple[tuple, frozenset]:
+    """The reporters for the columns ``key`` (a tuple of names) and the set of these names, cached."""
     plan = _PLANS.get(key)
     if plan is None:
-        wanted = set(key)
-        plan = tuple(fn for fn in _REPORTERS
-                     if fn not in _REPORTER_COLUMNS or not wanted.isdisjoint(_REPORTER_COLUMNS[fn]))
-        _PLANS[key] = plan
-    return list(plan)
+        wanted = frozenset(key)
+        plan = _PLANS[key] = (tuple(fn for fn in _REPORTERS if fn not in _REPORTER_COLUMNS
+                                    or not wanted.isdisjoint(_REPORTER_COLUMNS[fn])), wanted)
+    return plan
 
 
 def _learn(fn: Callable, part: dict) -> None:
@@ -166,13 +169,13 @@ def collect(model, names=None) -> dict:
         return row
     if isinstance(names, str):
         names = (names,)
-    plan = reporters_for(names)
+    plan, wanted = _plan(names if type(names) is tuple else tuple(names))
     for fn in plan:
         part = fn(model)
         row.update(part)
         if fn not in _REPORTER_COLUMNS:
             _learn(fn, part)
-    if not row.keys() >= set(names):  # a reporter gave other columns than learnt: run the others too
+    if not row.keys() >= wanted:  # a reporter gave other columns than learnt: run the others too
         for fn in _REPORTERS:
             if fn not in plan:
                 part = fn(model)
@@ -450,12 +453,17 @@ def _group_sizes(model) -> tuple[float, float, list[float]]:
 _RATE_COLUMNS = ("step", "adoption_rate", "aware_rate")
 
 
-@register_reporter(columns=_RATE_COLUMNS)
+@register_reporter(columns=_RATE_COLUMNS[:2])
 def _rates(model) -> dict:
-    """The step and the two population rates alone: what a diffusion run collects, two counts and no tallies."""
+    """The step and the adoption rate alone: what a diffusion run collects, one count and no tallies."""
     pop = model.citizens
-    return {"step": int(model.time_step), "adoption_rate": np.count_nonzero(pop.adopted) / pop.n,
-            "aware_rate": np.count_nonzero(pop.aware) / pop.n}
+    return {"step": int(model.time_step), "adoption_rate": np.count_nonzero(pop.adopted) / pop.n}
+
+
+@register_reporter(columns=_RATE_COLUMNS[2:])
+def _aware_rate(model) -> dict:
+    pop = model.citizens
+    return {"aware_rate": np.count_nonzero(pop.aware) / pop.n}
 
 
 @register_reporter(columns=tuple(c for c in _CORE_COLUMNS if c not in _RATE_COLUMNS))

@@ -194,6 +194,7 @@ def test_collect_a_subset_gives_the_same_values_and_skips_other_reporters(model,
     needed = metrics.reporters_for(names)
     assert _extra not in needed and metrics._core in needed and divide._divide in needed
     assert metrics.reporters_for(["step", "adoption_rate"]) == [metrics._rates]  # a diffusion run's one reporter
+    assert metrics.reporters_for(["step", "aware_rate"]) == [metrics._rates, metrics._aware_rate]
     assert metrics.collect(model, names) == sub and len(calls) == 1  # now skipped
     assert metrics.collect(model, ["test_extra"]) == {"test_extra": 1.0}
 
