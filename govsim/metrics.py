@@ -462,6 +462,7 @@ def _rates(model) -> dict:
 
 @register_reporter(columns=_RATE_COLUMNS[2:])
 def _aware_rate(model) -> dict:
+    """The share of citizens aware of online services (its own reporter: a diffusion run does not need it)."""
     pop = model.citizens
     return {"aware_rate": np.count_nonzero(pop.aware) / pop.n}
 
