@@ -172,7 +172,7 @@ class TimedGenerator:  # the dynamics stream, its uniform draws timed
     def __getattr__(self, name):
         return getattr(self.rng, name)
 
-step_s = []
+step_s, runs = [], []  # per run: seconds per step, and seconds per step of each part
 for rep in range(repeats):
     m = initial_govsim(sc, rep)
     m.streams["dynamics"] = TimedGenerator(m.streams["dynamics"])
@@ -181,8 +181,6 @@ for rep in range(repeats):
     for _ in range(steps):
         m.step()
     step_s.append((time.perf_counter() - t0) / steps)
-    if rep == 0:
-        runs = []
     runs.append({k: v / steps for k, v in spent.items()})
 per = {k: sorted(r.get(k, 0.0) for r in runs)[len(runs) // 2] for k in set().union(*runs)}
 print(json.dumps({"rule": rule, "n": n, "steps": steps, "step_s": sorted(step_s)[len(step_s) // 2],
