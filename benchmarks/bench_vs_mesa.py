@@ -7,7 +7,8 @@ Prints, in one run, Markdown tables of
    their ratio (target: govsim at least 200× faster); then the same govsim
    step split into its compiled kernels, its uniform draws and the rest (each
    kernel timed in place), with the ratio a step made of the kernels and draws
-   alone would reach;
+   alone would reach; and the peer's step compiled into one loop
+   (``plain_mesa/fused.py``) timed beside both, as a yardstick;
 2. govsim's time per step (full model) divided by one bare CSR neighbour sum
    ``A @ x`` on the same network at 10^6 citizens (target: at most 5×);
 3. scaling of the full model (``baseline`` scenario: every mechanic on),
@@ -206,42 +207,47 @@ def _median_record(runs: list[dict]) -> dict:
 
 
 # -- 1. plain Mesa against govsim, in one process ------------------------------------------------
-def time_pair(rule: str, n: int, steps: int, repeats: int) -> dict:
-    """Seconds per step of the plain-Mesa peer and of govsim over the same steps, alternating.
-
-    Each repeat builds both from one fresh initial state (seed = repeat) and
-    times steps 1..``steps`` of each (the whole run with ``steps`` = the scenario's).
-    """
+def _seconds_per_step(model, steps: int) -> float:
     import gc
 
+    gc.collect()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        model.step()
+    return (time.perf_counter() - t0) / steps
+
+
+def time_pair(rule: str, n: int, steps: int, repeats: int) -> dict:
+    """Seconds per step of the plain-Mesa peer, of govsim and of the compiled loop over the same steps, alternating.
+
+    Each repeat builds all three from one fresh initial state (seed = repeat)
+    and times steps 1..``steps`` of each (the whole run with ``steps`` = the
+    scenario's). The compiled loop (``plain_mesa/fused.py``) is the yardstick of
+    table 1b.
+    """
     from plain_mesa.bass import BassModel
     from plain_mesa.common import initial_govsim, load_foundation
+    from plain_mesa.fused import FusedModel
     from plain_mesa.utility import UtilityModel
 
     peer_cls = {"bass": BassModel, "utility": UtilityModel}[rule]
     sc = load_foundation(rule, {"citizens.n": n})
-    initial_govsim(sc.with_overrides({"citizens.n": 500}), 0).run(2)  # load the compiled kernels first
-    peer_s, gov_s, ratios = [], [], []
+    small = sc.with_overrides({"citizens.n": 500})
+    initial_govsim(small, 0).run(2)  # load the compiled kernels first
+    FusedModel(small, initial_govsim(small, 0), rng=0).step()
+    peer_s, gov_s, fused_s = [], [], []
     for rep in range(repeats):
-        peer = peer_cls(sc, initial_govsim(sc, rep), rng=rep)
-        gc.collect()
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            peer.step()
-        t_peer = (time.perf_counter() - t0) / steps
-        del peer
-        gc.collect()
-        gov = initial_govsim(sc, rep)
-        t0 = time.perf_counter()
-        for _ in range(steps):
-            gov.step()
-        t_gov = (time.perf_counter() - t0) / steps
-        peer_s.append(t_peer)
-        gov_s.append(t_gov)
-        ratios.append(t_peer / t_gov)
+        peer_s.append(_seconds_per_step(peer_cls(sc, initial_govsim(sc, rep), rng=rep), steps))
+        gov_s.append(_seconds_per_step(initial_govsim(sc, rep), steps))
+        fused_s.append(_seconds_per_step(FusedModel(sc, initial_govsim(sc, rep), rng=rep), steps))
+    ratios = [p / g for p, g in zip(peer_s, gov_s, strict=True)]
+    fused_ratios = [p / f for p, f in zip(peer_s, fused_s, strict=True)]
     return {"rule": rule, "n": n, "steps": steps, "processes": sc["scenario.processes"],
-            "peer_s": median(peer_s), "gov_s": median(gov_s),
-            "ratio": median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios)}
+            "peer_s": median(peer_s), "gov_s": median(gov_s), "fused_s": median(fused_s),
+            "ratio": median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios),
+            "fused_ratio": median(fused_ratios), "fused_ratio_min": min(fused_ratios),
+            "fused_ratio_max": max(fused_ratios),
+            "fused_over_gov": median([f / g for f, g in zip(fused_s, gov_s, strict=True)])}
 
 
 # -- machine -----------------------------------------------------------------------------------
@@ -387,6 +393,8 @@ def render(res: dict, plot_name: str) -> str:
             f"{_verdict(pr['ratio'] >= TARGETS['mesa_ratio'])} |")
     if res.get("breakdown"):
         lines += ["", *render_breakdown(res)]
+    if all("fused_s" in pr for pr in res["pairs"]):
+        lines += ["", *render_fused(res)]
     big = res["full"][cfg["spmv_n"]]
     spmv_ratio = big["step_spmv_ratio"]
     lines += [
@@ -482,6 +490,30 @@ def render(res: dict, plot_name: str) -> str:
 
 GENERATOR = "Generator.random"
 SHOWN_KERNEL_US = 2.0  #: kernels below this many µs per step (for both rules) are summed into one row
+
+
+def render_fused(res: dict) -> list[str]:
+    """Table 1b: the peer's step compiled into one loop, timed beside the peer and govsim (same repeats)."""
+    pairs = res["pairs"]
+    lines = [
+        f"### 1b. The same model as one compiled loop, {_fmt_n(pairs[0]['n'])} citizens",
+        "",
+        "`benchmarks/plain_mesa/fused.py`: the plain-Mesa peer's per-agent step translated line by line into one "
+        "numba loop over the citizens (neighbours from the CSR arrays, uniforms drawn inside the loop, no Python "
+        "or numpy between passes because there is one pass). It runs the model of table 1 and nothing else, so it "
+        "is a yardstick of what a compiled implementation of that model does on this machine. Timed in the same "
+        "repeats as table 1, the three implementations alternating.",
+        "",
+        "| rule | compiled loop (ms / step) | govsim (ms / step) | plain Mesa / compiled loop | "
+        "plain Mesa / govsim | compiled loop / govsim |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for pr in pairs:
+        lines.append(
+            f"| `{pr['rule']}` | {1e3 * pr['fused_s']:.3f} | {1e3 * pr['gov_s']:.3f} | "
+            f"{pr['fused_ratio']:.0f}× [{pr['fused_ratio_min']:.0f}–{pr['fused_ratio_max']:.0f}] | "
+            f"{pr['ratio']:.0f}× | {pr['fused_over_gov']:.2f} |")
+    return lines
 
 
 def render_breakdown(res: dict) -> list[str]:

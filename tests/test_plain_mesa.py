@@ -25,6 +25,10 @@ Negative control: the same statistic with govsim run with a changed rule
 (Bass q 0.38 → 0.32; utility b_ee 4 → 3.5, i.e. one implementation changed,
 the other not) must exceed the tolerance, so the test does detect a change of
 that size.
+
+The benchmark's third implementation, the peer's step compiled into one loop
+(``benchmarks/plain_mesa/fused.py``, the yardstick of table 1b), is held to the
+same statistic against the peer, with the same negative control.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from plain_mesa.bass import BassModel  # noqa: E402
 from plain_mesa.common import initial_govsim, load_foundation  # noqa: E402
+from plain_mesa.fused import FusedModel  # noqa: E402
 from plain_mesa.utility import UtilityModel  # noqa: E402
 
 SEEDS = range(20)
@@ -59,12 +64,14 @@ def govsim_curves(rule: str, steps: int, n: int = N_CITIZENS, overrides: dict | 
     return np.array([initial_govsim(sc, seed).run(steps)["adoption_rate"].to_numpy() for seed in SEEDS])
 
 
-def peer_curves(rule: str, steps: int, n: int = N_CITIZENS, overrides: dict | None = None) -> np.ndarray:
-    """Adoption curves (seeds × steps + 1) of the plain-Mesa peer, from govsim's initial states."""
+def peer_curves(rule: str, steps: int, n: int = N_CITIZENS, overrides: dict | None = None,
+                implementation=None) -> np.ndarray:
+    """Adoption curves (seeds × steps + 1) of the plain-Mesa peer (or ``implementation``, a class with the
+    peers' signature such as ``FusedModel``), from govsim's initial states."""
     sc = load_foundation(rule, {"citizens.n": n, **(overrides or {})})
     out = []
     for seed in SEEDS:
-        peer = PEERS[rule](sc, initial_govsim(sc, seed), rng=seed)
+        peer = (implementation or PEERS[rule])(sc, initial_govsim(sc, seed), rng=seed)
         for _ in range(steps):
             peer.step()
         out.append(peer.adoption_curve())
@@ -100,6 +107,32 @@ def test_a_rule_changed_in_one_implementation_is_detected(curves):
     assert excess(changed, peer) > 0.0
 
 
+def test_the_compiled_loop_agrees_with_the_peer(curves):
+    rule, _, peer = curves
+    fused = peer_curves(rule, STEPS[rule], implementation=FusedModel)
+    np.testing.assert_array_equal(fused[:, 0], peer[:, 0])
+    assert excess(fused, peer) <= 0.0, (
+        f"{rule}: compiled loop {np.round(fused.mean(axis=0), 4)} vs plain Mesa {np.round(peer.mean(axis=0), 4)}")
+    changed = peer_curves(rule, STEPS[rule], overrides=PERTURBED[rule], implementation=FusedModel)
+    assert excess(changed, peer) > 0.0
+
+
+def test_the_compiled_loop_is_fixed_by_its_seed_and_tracks_awareness():
+    sc = load_foundation("utility", {"citizens.n": 500})
+    runs = []
+    for seed in (3, 3, 4):
+        fused = FusedModel(sc, initial_govsim(sc, 3), rng=seed)
+        for _ in range(10):
+            fused.step()
+        runs.append((fused.adoption_curve(), fused.aware_curve()))
+    assert runs[0] == runs[1] and runs[0] != runs[2]
+    aware = np.array(runs[0][1])
+    assert np.all(np.diff(aware) >= 0) and aware[-1] > aware[0]  # awareness spreads and is never lost
+    with pytest.raises(ValueError, match="'bass' and 'utility'"):
+        FusedModel(load_foundation("utility", {"adoption.rule": "threshold", "citizens.n": 50}),
+                   initial_govsim(sc, 0))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("rule", ["bass", "utility"])
 def test_long_runs_agree_and_a_changed_peer_is_detected(rule):
@@ -126,6 +159,18 @@ def test_benchmark_command_runs_in_quick_mode(tmp_path):
         assert {"utility": {"_serve_prepare", "_unpack_neighbour_sums", "_learn"}, "bass": {"_bass_csr"}}[rule] <= kernels
         assert bd["parts"]["Generator.random"] > 0
         assert 0 < sum(bd["parts"].values()) < bd["step_s"]
+    assert "one compiled loop" in out.stdout
+    for pair in raw["pairs"]:  # the yardstick timed in the same repeats as the peer and govsim
+        assert pair["fused_s"] > 0 and pair["fused_ratio"] == pytest.approx(pair["peer_s"] / pair["fused_s"])  # one repeat
     assert (tmp_path / "scaling.png").stat().st_size > 0
     text = (tmp_path / "perf.md").read_text()
     assert "<!-- bench_vs_mesa:begin -->" in text and "<!-- bench_vs_mesa:end -->" in text
+
+
+@pytest.mark.parametrize("module", ["bass", "utility", "fused"])
+def test_the_examples_in_the_docstrings_run(module):
+    import doctest
+    import importlib
+
+    failed, attempted = doctest.testmod(importlib.import_module(f"plain_mesa.{module}"))
+    assert attempted > 0 and failed == 0

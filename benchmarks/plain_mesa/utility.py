@@ -195,37 +195,8 @@ class UtilityModel(SynchronousPeer):
 
     def __init__(self, scenario: Scenario, initial, rng: int | None = None):
         super().__init__(rng=rng)
-        s = scenario
-        if s["regions.n"] != 1 or s["platform.initial_apps"] != 0 or s["assisted.enabled"]:
-            raise ValueError("the plain-Mesa utility peer models one region with its portal only, no assisted channel")
-        # platform quality, constant in the foundation scenario (govsim's single portal)
-        self.coverage = s["platform.coverage"]
-        self.usability = s["platform.usability"]
-        integration = s["platform.integration"]
-        self.reliability = s["platform.reliability"]
-        self.insecurity = 1.0 - s["platform.security"]
-        self.elderly_boost = s["channels.elderly_usability_boost"]
-        visits = 1.0 + s["channels.extra_visits"] * (1.0 - integration)
-        self.offline_hours_urban = visits * s["channels.offline_hours"]
-        self.offline_hours_rural = visits * (s["channels.offline_hours"] + s["channels.rural_travel_hours"])
-        self.online_hours = s["channels.online_hours"]
-
-        def performance(h_off: float) -> float:
-            saved = min(max((h_off - self.online_hours) / max(h_off, 1e-9), 0.0), 1.0)
-            return self.coverage * (1.0 + integration) * 0.5 * saved
-
-        self.performance_urban = performance(self.offline_hours_urban)
-        self.performance_rural = performance(self.offline_hours_rural)
-        for key in ("asc_online", "b_pe", "b_ee", "b_si", "b_fc", "b_tr", "b_pr", "b_time"):
-            setattr(self, key, s[f"utility.{key}"])
-        self.awareness_p, self.awareness_q = s["awareness.p"], s["awareness.q"]
-        self.fallback_hours = s["channels.fallback_hours"]
-        self.skill_threshold, self.skill_spread = s["channels.skill_threshold"], s["channels.skill_spread"]
-        for key in ("by_use", "from_neighbours", "hours_scale", "confirmation_weight", "satisfaction_rate",
-                    "expectation_rate", "trust_rate", "access_literacy", "access_rate", "lapse_threshold",
-                    "lapse_prob", "lapse_steps"):
-            setattr(self, key, s[f"learning.{key}"])
-
+        for name, value in constants(scenario).items():  # the parameters and the portal's constant quality
+            setattr(self, name, value)
         pop = initial.citizens
         self.citizens = [
             UtilityCitizen(self, float(pop.need_rate[i]), bool(pop.urban[i]), int(pop.age_group[i]) == ELDERLY,
@@ -235,3 +206,50 @@ class UtilityModel(SynchronousPeer):
             for i in range(pop.n)
         ]
         self.link_and_collect(initial, flags=("adopted", "aware"))
+
+
+def constants(scenario: Scenario) -> dict[str, float]:
+    """The model's constants read from ``scenario``: the parameters, and the portal's quality and the hours it
+    implies, which do not change in the foundation scenario (govsim's single portal).
+
+    Parameters
+    ----------
+    scenario : govsim.Scenario
+        One region with its portal only and no assisted channel, as ``load_foundation("utility")``.
+
+    Returns
+    -------
+    dict of str to float
+        Keys as the attributes of :class:`UtilityModel` (``coverage``, ``offline_hours_rural``, ``b_pe``, ...).
+
+    Examples
+    --------
+    >>> from plain_mesa.common import load_foundation
+    >>> c = constants(load_foundation("utility"))
+    >>> c["offline_hours_rural"] > c["offline_hours_urban"], 0 < c["performance_urban"] < 1
+    (True, True)
+    """
+    s = scenario
+    if s["regions.n"] != 1 or s["platform.initial_apps"] != 0 or s["assisted.enabled"]:
+        raise ValueError("the utility peers model one region with its portal only, no assisted channel")
+    c = {"coverage": s["platform.coverage"], "usability": s["platform.usability"],
+         "reliability": s["platform.reliability"], "insecurity": 1.0 - s["platform.security"],
+         "elderly_boost": s["channels.elderly_usability_boost"], "online_hours": s["channels.online_hours"]}
+    integration = s["platform.integration"]
+    visits = 1.0 + s["channels.extra_visits"] * (1.0 - integration)
+    c["offline_hours_urban"] = visits * s["channels.offline_hours"]
+    c["offline_hours_rural"] = visits * (s["channels.offline_hours"] + s["channels.rural_travel_hours"])
+    for place in ("urban", "rural"):
+        h_off = c[f"offline_hours_{place}"]
+        saved = min(max((h_off - c["online_hours"]) / max(h_off, 1e-9), 0.0), 1.0)
+        c[f"performance_{place}"] = c["coverage"] * (1.0 + integration) * 0.5 * saved
+    for key in ("asc_online", "b_pe", "b_ee", "b_si", "b_fc", "b_tr", "b_pr", "b_time"):
+        c[key] = s[f"utility.{key}"]
+    c["awareness_p"], c["awareness_q"] = s["awareness.p"], s["awareness.q"]
+    c["fallback_hours"] = s["channels.fallback_hours"]
+    c["skill_threshold"], c["skill_spread"] = s["channels.skill_threshold"], s["channels.skill_spread"]
+    for key in ("by_use", "from_neighbours", "hours_scale", "confirmation_weight", "satisfaction_rate",
+                "expectation_rate", "trust_rate", "access_literacy", "access_rate", "lapse_threshold",
+                "lapse_prob", "lapse_steps"):
+        c[key] = s[f"learning.{key}"]
+    return c
