@@ -250,6 +250,35 @@ def time_pair(rule: str, n: int, steps: int, repeats: int) -> dict:
             "fused_over_gov": median([f / g for f, g in zip(fused_s, gov_s, strict=True)])}
 
 
+def time_primitives(size: int, repeats: int) -> dict:
+    """Nanoseconds per uniform and per ``exp``, inside a numba loop (as the compiled loop of table 1b) and
+    from numpy over a whole array (as govsim): what one loop gains or loses against bulk numpy calls.
+
+    Each is the median of ``repeats`` timings of ``size`` values; the loop
+    draws from the same ``numpy.random.Generator`` (numba draws the numbers
+    numpy would), the ``exp`` is of float64 values in [0, 1).
+    """
+    import numpy as np
+    from plain_mesa.fused import draw_in_loop, exp_in_loop
+
+    rng = np.random.default_rng(0)
+    x = rng.random(size)
+    out = np.empty(size)
+    draw_in_loop(rng, out[:10])  # load the compiled code first
+    exp_in_loop(x[:10], out[:10])
+    cases = {"draw_loop": lambda: draw_in_loop(rng, out), "draw_numpy": lambda: rng.random(out=out),
+             "exp_loop": lambda: exp_in_loop(x, out), "exp_numpy": lambda: np.exp(x, out=out)}
+    res = {}
+    for name, call in cases.items():
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            call()
+            times.append(time.perf_counter() - t0)
+        res[name] = 1e9 * median(times) / size
+    return res
+
+
 # -- machine -----------------------------------------------------------------------------------
 def machine() -> dict:
     import mesa
@@ -332,6 +361,8 @@ def run(cfg: dict, mesa_max: int, log) -> dict:
         r = time_pair(rule, cfg["pair_n"], cfg["pair_steps"], cfg["pair_repeats"])
         log(f"pair {rule}: {r}")
         res["pairs"].append(r)
+    res["primitives"] = time_primitives(cfg["pair_n"] * 3, cfg["pair_repeats"])
+    log(f"primitives: {res['primitives']}")
     # where govsim's step goes at pair_n (a subprocess: it replaces the kernels by timing wrappers)
     res["breakdown"] = {}
     for rule in ("utility", "bass"):
@@ -513,6 +544,12 @@ def render_fused(res: dict) -> list[str]:
             f"| `{pr['rule']}` | {1e3 * pr['fused_s']:.3f} | {1e3 * pr['gov_s']:.3f} | "
             f"{pr['fused_ratio']:.0f}× [{pr['fused_ratio_min']:.0f}–{pr['fused_ratio_max']:.0f}] | "
             f"{pr['ratio']:.0f}× | {pr['fused_over_gov']:.2f} |")
+    prim = res.get("primitives")
+    if prim:
+        lines += ["", f"One uniform drawn inside a numba loop costs {prim['draw_loop']:.1f} ns, against "
+                  f"{prim['draw_numpy']:.1f} ns in numpy's bulk `Generator.random`; one float64 `exp` "
+                  f"{prim['exp_loop']:.1f} ns in a numba loop, {prim['exp_numpy']:.1f} ns in numpy's vectorised "
+                  f"`np.exp` (medians of {res['cfg']['pair_repeats']} timings of {3 * pairs[0]['n']:,} values)."]
     return lines
 
 

@@ -117,6 +117,20 @@ def test_the_compiled_loop_agrees_with_the_peer(curves):
     assert excess(changed, peer) > 0.0
 
 
+def test_the_compiled_loop_draws_what_numpy_draws():
+    """numba's Generator.random inside a loop gives numpy's numbers and leaves the generator where numpy would."""
+    from plain_mesa.fused import draw_in_loop, exp_in_loop
+
+    looped, bulk = np.random.default_rng(7), np.random.default_rng(7)
+    out = np.empty(1_000)
+    draw_in_loop(looped, out)
+    np.testing.assert_array_equal(out, bulk.random(1_000))
+    assert looped.bit_generator.state == bulk.bit_generator.state
+    x = out.copy()
+    exp_in_loop(x, out)
+    np.testing.assert_allclose(out, np.exp(x), rtol=1e-15)  # libm's exp against numpy's: within an ulp or two
+
+
 def test_the_compiled_loop_is_fixed_by_its_seed_and_tracks_awareness():
     sc = load_foundation("utility", {"citizens.n": 500})
     runs = []
@@ -162,6 +176,8 @@ def test_benchmark_command_runs_in_quick_mode(tmp_path):
     assert "one compiled loop" in out.stdout
     for pair in raw["pairs"]:  # the yardstick timed in the same repeats as the peer and govsim
         assert pair["fused_s"] > 0 and pair["fused_ratio"] == pytest.approx(pair["peer_s"] / pair["fused_s"])  # one repeat
+    assert set(raw["primitives"]) == {"draw_loop", "draw_numpy", "exp_loop", "exp_numpy"}
+    assert all(v > 0 for v in raw["primitives"].values()) and "inside a numba loop costs" in out.stdout
     assert (tmp_path / "scaling.png").stat().st_size > 0
     text = (tmp_path / "perf.md").read_text()
     assert "<!-- bench_vs_mesa:begin -->" in text and "<!-- bench_vs_mesa:end -->" in text

@@ -254,3 +254,17 @@ def _utility_step(indptr, indices, t, par, need_rate, no_need, usability, offlin
         n_adopted += adopt
         n_aware += aw
     return n_adopted, n_aware
+
+
+@jit
+def draw_in_loop(rng, out):  # pragma: no cover - compiled
+    """``out[i] = rng.random()`` one at a time, as the loop draws (for the benchmark's cost per draw)."""
+    for i in range(out.size):
+        out[i] = rng.random()
+
+
+@jit
+def exp_in_loop(x, out):  # pragma: no cover - compiled
+    """``out[i] = exp(x[i])`` one at a time, as the loop computes it (for the benchmark's cost per ``exp``)."""
+    for i in range(x.size):
+        out[i] = np.exp(x[i])
