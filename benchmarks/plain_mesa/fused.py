@@ -113,7 +113,7 @@ class FusedModel:
         adopted, aware = self.adopted, self.aware
         if self.rule == "bass":
             n_adopted = _bass_step(self.indptr, self.indices, adopted[0], adopted[1], self.p, self.q, self.rng)
-            n_aware = int(aware[0].sum()) if self.time_step == 1 else None
+            n_aware = None  # Bass has no awareness: the share stays as it started
         else:
             literacy = self.literacy
             n_adopted, n_aware = _utility_step(
