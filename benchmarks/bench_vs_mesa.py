@@ -211,9 +211,10 @@ def _seconds_per_step(build, steps: int) -> float:
     """Seconds per step of ``build()`` over ``steps`` steps, the garbage of earlier runs collected first.
 
     The collection comes before the build, as in a script that builds a model
-    and runs it: collected between build and run, govsim's ``bass`` step at
-    10^4 citizens ran about 5 µs (a fifth) slower, with no collection during
-    the steps (the collector walks the whole heap just before them).
+    and runs it. Collected between build and run instead, govsim's ``bass``
+    step at 10^4 citizens ran about 5 µs (a fifth) slower, although no
+    collection ran during the steps (measured with ``gc.callbacks``; the
+    cause was not established).
     """
     import gc
 

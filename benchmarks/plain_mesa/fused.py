@@ -1,4 +1,4 @@
-"""The plain-Mesa peers' step compiled into one loop: a yardstick of how fast this model can run here.
+"""The plain-Mesa peers' step compiled into one loop: a yardstick of what compiling this model gives here.
 
 Not govsim, and not what a Mesa user writes: the per-agent ``step`` of
 :mod:`plain_mesa.bass` and :mod:`plain_mesa.utility`, translated line by line
@@ -6,18 +6,18 @@ into a single numba loop over the citizens. Each step is one compiled call that
 reads the neighbours from CSR arrays, draws its uniforms inside the loop from a
 numpy ``Generator`` (numba draws the same numbers numpy would, in loop order)
 and counts the rates as it goes. There is nothing between the passes because
-there is only one pass, so no Python, no numpy call, no temporary array and no
-bulk draw: only the arithmetic and the memory traffic of the model itself.
+there is only one pass: no Python, no numpy call, no temporary array, no bulk
+draw.
 
-What it leaves out is exactly what govsim has and this loop has not: queues,
-capacity and rationing, the assisted channel, training, regions, platforms and
-governments that change, the per-group and per-region tallies, the step records
-read by outputs, and results that do not depend on the order in which the
-citizens are visited. It therefore measures how fast the foundation model
-*can* run on a machine, and ``benchmarks/bench_vs_mesa.py`` reports plain Mesa
-/ fused beside plain Mesa / govsim (table 1b): the first ratio bounds what any
-implementation of the foundation model, govsim's included, can reach against
-the peer on that machine.
+It leaves out what govsim has and this loop has not: queues, capacity and
+rationing, the assisted channel, training, regions, platforms and governments
+that change, the per-group and per-region tallies and the step records read by
+the outputs. It is straightforward, not tuned (it walks three arrays per
+neighbour, calls ``exp`` one value at a time and visits every citizen every
+step), so it is a yardstick, not a bound: ``benchmarks/bench_vs_mesa.py``
+reports plain Mesa / compiled loop beside plain Mesa / govsim (table 1b of
+``docs/performance.md``), and govsim's ``bass`` step, which visits only the
+citizens who can change, is faster than this loop's.
 
 It samples the same stochastic process as the peers (synchronous updating from
 the state at the start of the step), which ``tests/test_plain_mesa.py`` checks
